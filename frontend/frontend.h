@@ -1,0 +1,17 @@
+/* frontend.h: readers that turn model files into the IR. They only build the graph and
+ * diagnose malformed input; they never emit code and never run passes. */
+#ifndef QCC_FRONTEND_H
+#define QCC_FRONTEND_H
+
+#include "../ir/ir.h"
+
+/* Read an ONNX model (protobuf) into g: tensors (initializers as constants, Constant nodes
+ * folded into constants), nodes in file order with normalised attributes, graph inputs and
+ * outputs. Every error names the file and, where there is one, the node. */
+bool onnx_load(Graph *g, const char *path, Diag *d);
+
+/* Read one serialized ONNX TensorProto (the test-case layout's input_K.pb / output_K.pb)
+ * into *t, data in the arena. float16/double are converted to float. */
+bool onnx_load_tensor(Arena *a, const char *path, Tensor *t, Diag *d);
+
+#endif

@@ -1,0 +1,89 @@
+/* strbuf.c: growable NUL-terminated text buffer on the heap (emitter output can be large,
+ * so it is not arena memory; the owner calls sb_free). */
+#include "ir.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sb_init(StrBuf *sb) {
+    sb->data = NULL;
+    sb->len = 0;
+    sb->cap = 0;
+}
+
+void sb_free(StrBuf *sb) {
+    free(sb->data);
+    sb_init(sb);
+}
+
+static void sb_reserve(StrBuf *sb, size_t extra) {
+    if (sb->len + extra + 1 <= sb->cap)
+        return;
+    size_t cap = sb->cap ? sb->cap : 256;
+    while (cap < sb->len + extra + 1)
+        cap *= 2;
+    char *p = realloc(sb->data, cap);
+    if (!p) {
+        fprintf(stderr, "qcc: out of memory\n");
+        abort();
+    }
+    sb->data = p;
+    sb->cap = cap;
+}
+
+void sb_putc(StrBuf *sb, char c) {
+    sb_reserve(sb, 1);
+    sb->data[sb->len++] = c;
+    sb->data[sb->len] = '\0';
+}
+
+void sb_puts(StrBuf *sb, const char *s) {
+    size_t n = strlen(s);
+    sb_reserve(sb, n);
+    memcpy(sb->data + sb->len, s, n + 1);
+    sb->len += n;
+}
+
+void sb_printf(StrBuf *sb, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    QCC_ASSERT(n >= 0);
+    sb_reserve(sb, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb->len += (size_t)n;
+}
+
+void sb_float(StrBuf *sb, float v) {
+    char buf[64];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    /* make it a C float literal: needs a '.' or exponent, then 'f' */
+    if (!strpbrk(buf, ".eEn"))
+        strcat(buf, ".0");
+    if (strpbrk(buf, "n")) { /* inf/nan never reach emitted code: passes reject them */
+        sb_puts(sb, buf);
+        return;
+    }
+    sb_puts(sb, buf);
+    sb_putc(sb, 'f');
+}
+
+void sb_double(StrBuf *sb, double v) {
+    char buf[64];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".eEn"))
+        strcat(buf, ".0");
+    sb_puts(sb, buf);
+}
