@@ -27,6 +27,9 @@
  *              y = mulhi(xa +/- xb, mul[2]) + zy (TFLite); float: y = round((a-za)*f0 +/-
  *              (b-zb)*f1) + zy with f0 = sa/sy, f1 = sb/sy (ONNX Runtime). Clamp.
  *   MUL        mul[0] = sa*sb/sy applied to (a-za)*(b-zb). Clamp.
+ *   CONV_INTEGER / MATMUL_INTEGER (left unlowered: a zero point input is computed at run
+ *              time, e.g. by DYNAMIC_QUANTIZE): ONNX semantics, inputs x, w, [xz], [wz]
+ *              (each may be a run-time tensor), int32 output sum (x-xz)(w-wz), no QParams.
  *   AVG_POOL   acc = sum(x - zx) over the window (count = valid or full per attrs);
  *              mul[0].n == count_max, entry count-1 holds sx/(sy*count). Clamp.
  *   GLOBAL_AVG_POOL  mul[0].n == 1 holding sx/(sy*HW). Clamp.

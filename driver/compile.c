@@ -50,13 +50,8 @@ int qcc_compile(const char *model_path, const char *out_path, const CompileOptio
                       .ram_budget = o->ram_budget};
     if (!pipeline_run(&g, &po, &d))
         goto done;
-    if (o->report) {
-        StrBuf sb;
-        sb_init(&sb);
-        graph_print(&g, &sb);
-        fputs(sb.data, stdout);
-        sb_free(&sb);
-    }
+    if (o->report)
+        qcc_report(&g, stdout);
     if (!out_path) {
         rc = 0;
         goto done;

@@ -19,6 +19,9 @@ typedef struct CompileOptions {
  * diagnostics. */
 int qcc_compile(const char *model_path, const char *out_path, const CompileOptions *o);
 
+/* The --report table of a compiled graph (report.c). */
+void qcc_report(const Graph *g, FILE *f);
+
 /* `qcc test DIR...` (testcase.c). */
 int qcc_test_main(int argc, char **argv);
 

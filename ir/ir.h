@@ -75,6 +75,12 @@ void sb_float(StrBuf *sb, float v);
 void sb_double(StrBuf *sb, double v);
 
 /* ---------------------------------------------------------------------------------------
+ * sha256.c: the model hash printed in generated headers (FIPS 180-4)
+ * ------------------------------------------------------------------------------------- */
+
+void sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* ---------------------------------------------------------------------------------------
  * ops.def / graph.c: operations and element types
  * ------------------------------------------------------------------------------------- */
 
@@ -207,9 +213,21 @@ typedef struct ResizeAttr {     /* RESIZE */
     float scales[QCC_MAX_RANK]; /* per-axis scale, filled by shape inference */
 } ResizeAttr;
 
+typedef struct SliceAttr {      /* SLICE: normalised by shape inference */
+    int64_t start[QCC_MAX_RANK];/* first index per axis (every axis, clamped) */
+    int64_t step[QCC_MAX_RANK]; /* step per axis (1 where not sliced; may be negative) */
+    bool have_attrs;            /* opset < 10: starts/ends/axes came as attributes */
+    int nattr;                  /* entries in the attribute arrays below */
+    int64_t attr_starts[QCC_MAX_RANK], attr_ends[QCC_MAX_RANK], attr_axes[QCC_MAX_RANK];
+} SliceAttr;
+
 typedef struct CastAttr {       /* CAST, CONSTANT_OF_SHAPE */
     DType to;                   /* Cast target type */
 } CastAttr;
+
+typedef struct BnAttr {         /* BATCHNORM */
+    float epsilon;              /* added to the variance before the square root (1e-5) */
+} BnAttr;
 
 typedef union Attr {
     ConvAttr conv;
@@ -220,6 +238,8 @@ typedef union Attr {
     PadAttr pad;
     ResizeAttr resize;
     CastAttr cast;
+    BnAttr bn;
+    SliceAttr slice;
 } Attr;
 
 /* Integer arithmetic of a quantized node, filled by passes/bias_c3.c and passes/requant.c.

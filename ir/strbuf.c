@@ -46,11 +46,17 @@ void sb_puts(StrBuf *sb, const char *s) {
 }
 
 void sb_printf(StrBuf *sb, const char *fmt, ...) {
+    /* most pieces are short: format once on the stack, twice only when it did not fit */
+    char small[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     QCC_ASSERT(n >= 0);
+    if ((size_t)n < sizeof small) {
+        sb_puts(sb, small);
+        return;
+    }
     sb_reserve(sb, (size_t)n);
     va_start(ap, fmt);
     vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
@@ -59,7 +65,7 @@ void sb_printf(StrBuf *sb, const char *fmt, ...) {
 }
 
 void sb_float(StrBuf *sb, float v) {
-    char buf[64];
+    char buf[80]; /* "%.9g" of a float is at most 16 characters; room for ".0" */
     for (int prec = 6; prec <= 9; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
         if (strtof(buf, NULL) == v)
@@ -77,7 +83,7 @@ void sb_float(StrBuf *sb, float v) {
 }
 
 void sb_double(StrBuf *sb, double v) {
-    char buf[64];
+    char buf[80];
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)

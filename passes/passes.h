@@ -30,15 +30,49 @@ bool pass_fuse_activation(Graph *g, const PassOptions *o, Diag *d); /* fuse_acti
 bool pass_bias_c3(Graph *g, const PassOptions *o, Diag *d);         /* bias_c3.c */
 bool pass_requant(Graph *g, const PassOptions *o, Diag *d);         /* requant.c */
 bool pass_memplan(Graph *g, const PassOptions *o, Diag *d);         /* memplan.c */
+/* memplan.c: the graph-boundary conversions <name>_run performs around <name>_run_q (design
+ * sec. 7), decided in this one place for memplan and codegen: qnode[k] (ninputs entries) is
+ * the QUANTIZE node that is the only reader of graph input k, dqnode[k] (noutputs entries)
+ * the DEQUANTIZE node writing graph output k from a computed tensor; -1 where there is none.
+ * memplan keeps those integer tensors alive from before the first node to after the last. */
+void memplan_boundaries(const Graph *g, int *qnode, int *dqnode);
+/* infer_shapes.c: infer (and normalise the attributes of) one node whose inputs have known
+ * shapes; fold_constants.c uses it to shape what it folds. False after a diagnostic. */
+bool infer_shapes_node(Graph *g, int node, Diag *d);
 
 /* Run the whole pipeline (pipeline.c), verifying and optionally dumping after each pass. */
 bool pipeline_run(Graph *g, const PassOptions *o, Diag *d);
 /* Names of the passes in order, NULL-terminated (for --help and --dump-after checking). */
 const char *const *pipeline_pass_names(void);
 
-/* requant.c: the arithmetic shared with unit tests. */
+/* qmath.c: the arithmetic the passes share, unit-tested on its own. */
 /* Split a real multiplier M >= 0 into m0 (Q31, [2^30, 2^31)) and shift with
  * M ~= m0 * 2^(shift-31). M == 0 (or too small to matter) gives m0 = 0, shift = 0. */
 void quantize_multiplier(double m, int32_t *m0, int32_t *shift);
+/* False when M >= 2^30 (or +inf): quantize_multiplier then saturates to (INT32_MAX, 30) and
+ * the caller must report the layer instead of using it. */
+bool quantize_multiplier_fits(double m);
+/* Round half to even like qcc_rint / nearbyintf, for any float, saturated to int32. */
+int32_t round_half_even_f(float v);
+/* QuantizeLinear of one value exactly as the generated code computes it (qcc_quantize),
+ * e.g. a fused Clip bound in the output's integer domain; lo/hi: the dtype's range. */
+int32_t quantize_scalar(float x, float scale, int32_t zp, int32_t lo, int32_t hi);
+
+/* quant_util.c: quantization parameters and tables shared by the lowering passes. */
+/* Read a scale (float) and optional zero point (zp_id -1: zero) from constant tensors into q,
+ * checking scales are positive and finite and the lengths agree; errors name node n. */
+bool qp_read(Graph *g, const Node *n, int scale_id, int zp_id, int axis, QParams *q, Diag *d);
+bool qp_equal(const QParams *a, const QParams *b);
+/* Give tensor t the parameters q, or check it already has equal ones. */
+bool qp_attach(Graph *g, int t, const QParams *q, const Node *n, Diag *d);
+/* ONNX QuantizeLinear of one value, as ONNX Runtime computes it (float division, round half
+ * to even, saturate to dt). */
+int32_t quantize_value(float x, float scale, int32_t zp, DType dt);
+/* The 256-entry table of y = Q_out(f(DQ_in(x))) for a unary float op f (node n's op and
+ * attributes), indexed by the input's byte; fails if op has no float definition here. */
+bool lut_build(Graph *g, const Node *n, int in, int out, uint8_t *table);
+/* Is the table a clamp to [lo, hi] of equal input/output parameters? */
+bool lut_is_clamp(const Graph *g, int in, int out, const uint8_t *table, int32_t *lo,
+                  int32_t *hi);
 
 #endif

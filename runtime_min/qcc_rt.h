@@ -27,10 +27,12 @@ QCC_RT_INLINE int32_t qcc_clamp(int32_t v, int32_t lo, int32_t hi) {
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* gemmlowp SaturatingRoundingDoublingHighMul: round(a*b / 2^31), ties away from zero.
+/* gemmlowp SaturatingRoundingDoublingHighMul: a*b / 2^31 rounded by adding a nudge of
+ * +/-2^30 and truncating toward zero, i.e. floor(a*b/2^31 + 1/2): ties go toward +infinity
+ * (-0.5 -> 0, -1.5 -> -1), exactly as gemmlowp, TFLite and CMSIS-NN compute it.
  * The one overflowing case, a == b == INT32_MIN (result 2^31), saturates to INT32_MAX.
- * Proof of range: |a*b| <= 2^62, so the int64 product and the +/-2^30 nudge cannot
- * overflow; the quotient fits int32 except for the saturated case. */
+ * Proof of range: |a*b| <= 2^62, so the int64 product and the nudge cannot overflow; the
+ * quotient fits int32 except for the saturated case. */
 QCC_RT_INLINE int32_t qcc_srdhm(int32_t a, int32_t b) {
     if (a == INT32_MIN && b == INT32_MIN)
         return INT32_MAX;
@@ -85,10 +87,12 @@ QCC_RT_INLINE int32_t qcc_requant_f(int32_t acc, float m, int32_t zp, int32_t lo
     return (int32_t)qcc_rint(v) + zp;
 }
 
-/* Fixed-point requantization: y = zp + acc*M with M = m0 * 2^(shift-31), saturated. */
+/* Fixed-point requantization: y = zp + acc*M with M = m0 * 2^(shift-31), saturated.
+ * The zero point is added in 64 bits: the product may be within |zp| of INT32_MAX. */
 QCC_RT_INLINE int32_t qcc_requant_q31(int32_t acc, int32_t m0, int32_t shift, int32_t zp,
                                       int32_t lo, int32_t hi) {
-    return qcc_clamp(qcc_mul_q31(acc, m0, shift) + zp, lo, hi);
+    int64_t v = (int64_t)qcc_mul_q31(acc, m0, shift) + zp;
+    return v < lo ? lo : v > hi ? hi : (int32_t)v;
 }
 
 /* QuantizeLinear as ONNX Runtime computes it: saturate(round_half_even(x / scale) + zp).

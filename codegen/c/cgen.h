@@ -1,0 +1,68 @@
+/* cgen.h: what the C backend's files share. target_c.c writes the file frame (header, weights,
+ * arena, run functions) and, for every node, the comment and signature of one
+ * `static void` function; a kernel emitter writes only that function's body.
+ *
+ * Inside a node function: non-constant input k is the parameter `x<k>` (const T *), output k
+ * is `y<k>` (T *), both dense row-major in the tensor's ONNX shape; a constant input is the
+ * global array returned by cg_in(). Loop bounds are literal constants. */
+#ifndef QCC_CGEN_H
+#define QCC_CGEN_H
+
+#include "../codegen.h"
+
+typedef struct CGen {
+    const Graph *g;             /* the lowered, planned graph */
+    const CodegenOptions *o;    /* name, requant mode */
+    StrBuf *sb;                 /* model.c text being written */
+    Diag *d;                    /* for "unsupported" errors */
+    bool need_math;             /* a kernel used <math.h> (expf, tanhf...) */
+    bool *const_used;           /* per tensor: cg_const_name() asked for it (emit it) */
+    unsigned *arrays_used;      /* per node: CG_ARR_* bits cg_node_array() handed out */
+} CGen;
+
+/* Bits of CGen.arrays_used: which per-node quant arrays target_c.c must emit. */
+enum {
+    CG_ARR_C3 = 1u << 0,        /* n<i>_c3: int32 c3[nbias] */
+    CG_ARR_LUT = 1u << 1,       /* n<i>_lut: 256 bytes of the output type */
+    CG_ARR_M0 = 1u << 2,        /* n<i>_m0_<k>: bit CG_ARR_M0 << k, k < 3 */
+    CG_ARR_SHIFT = 1u << 5,     /* n<i>_shift_<k>: bit CG_ARR_SHIFT << k */
+    CG_ARR_F = 1u << 8,         /* n<i>_f_<k>: bit CG_ARR_F << k */
+};
+
+/* C expression naming input k / output k of node n inside its function ("x0", "t12"). */
+const char *cg_in(CGen *cg, const Node *n, int k);
+const char *cg_out(CGen *cg, const Node *n, int k);
+/* Global array name of a constant tensor ("t12"), and of a node's quant arrays
+ * ("n7_c3", "n7_m0_0", "n7_shift_0", "n7_f_0", "n7_lut"): target_c.c emits those arrays. */
+const char *cg_const_name(CGen *cg, int tensor);
+const char *cg_node_array(CGen *cg, const Node *n, const char *what);
+
+/* Kernel emitters: write the body of node n's function (without braces) into cg->sb.
+ * Return false after a diagnostic if the node's form is not supported. */
+typedef bool (*KernelFn)(CGen *cg, const Node *n);
+
+/* Quantized (integer) kernels: qkernels_*.c. NULL when the op has no integer kernel. */
+KernelFn cg_quant_kernel(Op op);
+/* Float kernels (and int64/int32 plumbing): fkernels_*.c. */
+KernelFn cg_float_kernel(Op op);
+/* dtype-generic data movement (Concat, Reshape, Transpose, Pad, Resize nearest, Squeeze,
+ * Unsqueeze, Flatten, Identity, MaxPool/GlobalMaxPool on integers...): movement.c. */
+KernelFn cg_movement_kernel(Op op);
+
+/* Small text helpers */
+void cg_line(CGen *cg, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* printf into a fresh string in the graph arena (names, index expressions). */
+const char *cg_fmt(CGen *cg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Tensor of input / output k of n. */
+const Tensor *cg_tin(CGen *cg, const Node *n, int k);
+const Tensor *cg_tout(CGen *cg, const Node *n, int k);
+/* Zero point of a tensor (per-tensor entry 0; 0 when not quantized). */
+int32_t cg_zp(const Tensor *t);
+/* C expression requantizing int32 `acc` with n->q.mul[k] (entry `idx`, a C expression, used
+ * when the multiplier has more than one entry) to the output: zero point of out[0], clamp
+ * [act_min, act_max]; fixed or float form per cg->o->requant. */
+const char *cg_requant(CGen *cg, const Node *n, int k, const char *acc, const char *idx);
+/* An int32 literal that is valid C even for INT32_MIN. */
+const char *cg_i32(CGen *cg, int32_t v);
+
+#endif

@@ -1,0 +1,381 @@
+/* movement.c: C bodies of the dtype-generic data movement ops: Concat, Reshape, Flatten,
+ * Squeeze, Unsqueeze, Identity (copies), Transpose, Pad (constant/edge/reflect/wrap),
+ * Resize (nearest any dtype; linear float only), Gather; MaxPool and GlobalMaxPool come from
+ * fkernels_pool.c. Nothing here does arithmetic on the values, so quantized tensors (equal
+ * input and output QParams) go through the same text. */
+#include "cgen.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MV_BUF 1024 /* one index expression */
+
+bool cg_pool_window(CGen *cg, const Node *n);     /* fkernels_pool.c */
+bool cg_pool_global_max(CGen *cg, const Node *n); /* fkernels_pool.c */
+
+static const Tensor *mv_tensor(const CGen *cg, int id) {
+    return &cg->g->tensors[id];
+}
+
+static void mv_idx_add(char *buf, size_t cap, const char *term, int64_t stride) {
+    size_t len = strlen(buf);
+    if (stride == 0 || !term[0])
+        return;
+    if (stride == 1)
+        snprintf(buf + len, cap - len, "%s%s", len ? " + " : "", term);
+    else
+        snprintf(buf + len, cap - len, "%s%s * %lld", len ? " + " : "", term, (long long)stride);
+}
+
+static void mv_strides(const Tensor *t, int64_t *st) {
+    int64_t s = 1;
+    for (int d = t->rank - 1; d >= 0; d--) {
+        st[d] = s;
+        s *= t->shape[d];
+    }
+}
+
+/* RESHAPE FLATTEN SQUEEZE UNSQUEEZE IDENTITY: the dense layout is unchanged, so a copy
+ * (the memory plan may make it in place; copying an element onto itself is harmless). */
+static bool mv_copy(CGen *cg, const Node *n) {
+    const Tensor *y = mv_tensor(cg, n->out[0]);
+    cg_line(cg, 1, "for (int i = 0; i < %lld; i++)", (long long)tensor_numel(y));
+    cg_line(cg, 2, "%s[i] = %s[i];", cg_out(cg, n, 0), cg_in(cg, n, 0));
+    return true;
+}
+
+/* CONCAT along a.axis.axis: each input is `outer` blocks of shape[axis]*inner elements that
+ * land side by side in the output's blocks. */
+static bool mv_concat(CGen *cg, const Node *n) {
+    const Tensor *y = mv_tensor(cg, n->out[0]);
+    int axis = (int)n->a.axis.axis;
+    if (axis < 0 || axis >= y->rank)
+        return diag_error(cg->d, "node '%s' (Concat): axis %d out of range", n->name, axis);
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < y->rank; d++) {
+        if (d < axis)
+            outer *= y->shape[d];
+        else if (d > axis)
+            inner *= y->shape[d];
+    }
+    int64_t yblock = y->shape[axis] * inner, at = 0;
+    for (int k = 0; k < n->nin; k++) {
+        if (n->in[k] < 0)
+            continue;
+        const Tensor *x = mv_tensor(cg, n->in[k]);
+        int64_t block = x->shape[axis] * inner;
+        if (block == 0)
+            continue;
+        cg_line(cg, 1, "for (int outer = 0; outer < %lld; outer++) /* input %d */",
+                (long long)outer, k);
+        cg_line(cg, 2, "for (int i = 0; i < %lld; i++)", (long long)block);
+        cg_line(cg, 3, "%s[outer * %lld + %lld + i] = %s[outer * %lld + i];", cg_out(cg, n, 0),
+                (long long)yblock, (long long)at, cg_in(cg, n, k), (long long)block);
+        at += block;
+    }
+    return true;
+}
+
+/* TRANSPOSE: output axis d is input axis perm[d]; loops over the output in order. */
+static bool mv_transpose(CGen *cg, const Node *n) {
+    const Tensor *x = mv_tensor(cg, n->in[0]), *y = mv_tensor(cg, n->out[0]);
+    int64_t perm[QCC_MAX_RANK], xst[QCC_MAX_RANK], yst[QCC_MAX_RANK];
+    for (int d = 0; d < y->rank; d++)
+        perm[d] = n->a.axes.naxes == y->rank ? n->a.axes.axes[d] : y->rank - 1 - d;
+    mv_strides(x, xst);
+    mv_strides(y, yst);
+    char xi[MV_BUF] = "", yi[MV_BUF] = "", var[16];
+    for (int d = 0; d < y->rank; d++) {
+        cg_line(cg, 1 + d, "for (int d%d = 0; d%d < %lld; d%d++)%s", d, d,
+                (long long)y->shape[d], d, d + 1 < y->rank ? " {" : "");
+        snprintf(var, sizeof var, "d%d", d);
+        mv_idx_add(xi, sizeof xi, var, y->shape[d] > 1 ? xst[perm[d]] : 0);
+        mv_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
+    }
+    cg_line(cg, 1 + y->rank, "%s[%s] = %s[%s];", cg_out(cg, n, 0), yi[0] ? yi : "0",
+            cg_in(cg, n, 0), xi[0] ? xi : "0");
+    for (int d = y->rank - 2; d >= 0; d--)
+        cg_line(cg, 1 + d, "}");
+    return true;
+}
+
+/* PAD: output index o along axis d reads input o - pad_begin[d], mapped back inside the
+ * input by the mode (edge clamps, reflect mirrors without repeating the border, wrap is
+ * modular) or, for constant, replaced by the value. Negative pads crop. The constant of a
+ * quantized tensor is its zero point (the real 0); others use a.pad.value. */
+static bool mv_pad(CGen *cg, const Node *n) {
+    const Tensor *x = mv_tensor(cg, n->in[0]), *y = mv_tensor(cg, n->out[0]);
+    const PadAttr *a = &n->a.pad;
+    int r = y->rank;
+    int64_t xst[QCC_MAX_RANK], yst[QCC_MAX_RANK];
+    mv_strides(x, xst);
+    mv_strides(y, yst);
+    char value[64];
+    if (y->dtype == DT_FLOAT) {
+        StrBuf sb;
+        sb_init(&sb);
+        sb_float(&sb, a->value);
+        snprintf(value, sizeof value, "%s", sb.data);
+        sb_free(&sb);
+    } else if (tensor_is_quantized(y)) {
+        snprintf(value, sizeof value, "%d", (int)y->q.zero_point[0]);
+    } else {
+        snprintf(value, sizeof value, "%lld", (long long)a->value);
+    }
+    char xi[MV_BUF] = "", yi[MV_BUF] = "", inside[MV_BUF] = "", var[16];
+    for (int d = 0; d < r; d++) {
+        int64_t ext = x->shape[d], pb = a->pads[d];
+        int ind = 1 + d;
+        cg_line(cg, ind, "for (int d%d = 0; d%d < %lld; d%d++) {", d, d,
+                (long long)y->shape[d], d);
+        snprintf(var, sizeof var, "d%d", d);
+        mv_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
+        bool moved = pb != 0 || a->pads[r + d] != 0;
+        if (!moved) {
+            mv_idx_add(xi, sizeof xi, var, ext > 1 ? xst[d] : 0);
+            continue;
+        }
+        cg_line(cg, ind + 1, "%sint in%d = d%d %s %lld;", a->mode == PAD_CONSTANT ? "const " : "",
+                d, d, pb >= 0 ? "-" : "+", (long long)(pb >= 0 ? pb : -pb));
+        switch (a->mode) {
+        case PAD_CONSTANT: {
+            size_t len = strlen(inside);
+            snprintf(inside + len, sizeof inside - len, "%sin%d >= 0 && in%d < %lld",
+                     len ? " && " : "", d, d, (long long)ext);
+            break;
+        }
+        case PAD_EDGE:
+            cg_line(cg, ind + 1, "in%d = in%d < 0 ? 0 : in%d > %lld ? %lld : in%d;", d, d, d,
+                    (long long)(ext - 1), (long long)(ext - 1), d);
+            break;
+        case PAD_REFLECT: /* pads smaller than the axis (ONNX requires it) reflect once */
+            if (ext == 1) {
+                cg_line(cg, ind + 1, "in%d = 0;", d);
+                break;
+            }
+            cg_line(cg, ind + 1, "while (in%d < 0 || in%d > %lld)", d, d, (long long)(ext - 1));
+            cg_line(cg, ind + 2, "in%d = in%d < 0 ? -in%d : %lld - in%d;", d, d, d,
+                    (long long)(2 * (ext - 1)), d);
+            break;
+        case PAD_WRAP:
+            cg_line(cg, ind + 1, "in%d = ((in%d %% %lld) + %lld) %% %lld;", d, d, (long long)ext,
+                    (long long)ext, (long long)ext);
+            break;
+        default:
+            return diag_error(cg->d, "node '%s' (Pad): unsupported mode", n->name);
+        }
+        snprintf(var, sizeof var, "in%d", d);
+        mv_idx_add(xi, sizeof xi, var, ext > 1 ? xst[d] : 0);
+    }
+    if (!xi[0])
+        snprintf(xi, sizeof xi, "0");
+    if (inside[0])
+        cg_line(cg, 1 + r, "%s[%s] = %s ? %s[%s] : %s;", cg_out(cg, n, 0), yi[0] ? yi : "0",
+                inside, cg_in(cg, n, 0), xi, value);
+    else
+        cg_line(cg, 1 + r, "%s[%s] = %s[%s];", cg_out(cg, n, 0), yi[0] ? yi : "0",
+                cg_in(cg, n, 0), xi);
+    for (int d = r - 1; d >= 0; d--)
+        cg_line(cg, 1 + d, "}");
+    return true;
+}
+
+/* Input coordinate of output index o along one axis (ONNX Resize), in double like the
+ * ONNX reference implementation so nearest ties land on the same side. out_len is the
+ * real-valued output length in*scale (not the rounded size), as the reference uses it. */
+static double mv_resize_coord(int coord, double o, double scale, int64_t in, double out_len) {
+    switch (coord) {
+    case CT_ASYMMETRIC: return o / scale;
+    case CT_ALIGN_CORNERS: return out_len == 1.0 ? 0.0 : o * (double)(in - 1) / (out_len - 1.0);
+    case CT_PYTORCH_HALF_PIXEL: return out_len == 1.0 ? -0.5 : (o + 0.5) / scale - 0.5;
+    case CT_TF_HALF_PIXEL_FOR_NN: return (o + 0.5) / scale;
+    default: return (o + 0.5) / scale - 0.5; /* CT_HALF_PIXEL */
+    }
+}
+
+static int64_t mv_clamp(int64_t v, int64_t hi) {
+    return v < 0 ? 0 : v > hi ? hi : v;
+}
+
+/* Emits `static const T name[count] = {...};` wrapped at 12 values per line. */
+static void mv_table_i(CGen *cg, int ind, const char *name, const int64_t *v, int64_t count) {
+    cg_line(cg, ind, "static const int %s[%lld] = {", name, (long long)count);
+    for (int64_t i = 0; i < count; i += 12) {
+        char line[MV_BUF] = "";
+        for (int64_t j = i; j < count && j < i + 12; j++) {
+            size_t len = strlen(line);
+            snprintf(line + len, sizeof line - len, "%lld,%s", (long long)v[j],
+                     j + 1 < count && j + 1 < i + 12 ? " " : "");
+        }
+        cg_line(cg, ind + 1, "%s", line);
+    }
+    cg_line(cg, ind, "};");
+}
+
+static void mv_table_f(CGen *cg, int ind, const char *name, const float *v, int64_t count) {
+    cg_line(cg, ind, "static const float %s[%lld] = {", name, (long long)count);
+    for (int64_t i = 0; i < count; i += 6) {
+        StrBuf sb;
+        sb_init(&sb);
+        sb_puts(&sb, "");
+        for (int64_t j = i; j < count && j < i + 6; j++) {
+            sb_float(&sb, v[j]);
+            sb_puts(&sb, j + 1 < count && j + 1 < i + 6 ? ", " : ",");
+        }
+        cg_line(cg, ind + 1, "%s", sb.data);
+        sb_free(&sb);
+    }
+    cg_line(cg, ind, "};");
+}
+
+/* RESIZE: the source index (nearest) or the two neighbours and the weight of the second
+ * (linear) of every output position are computed here, per axis, and emitted as tables, so
+ * the generated code has no coordinate arithmetic and no libm. Linear is n-linear over the
+ * axes that change size, float only; antialias and cubic are not supported. */
+static bool mv_resize(CGen *cg, const Node *n) {
+    const Tensor *x = mv_tensor(cg, n->in[0]), *y = mv_tensor(cg, n->out[0]);
+    const ResizeAttr *a = &n->a.resize;
+    int r = y->rank;
+    bool linear = a->mode == RESIZE_LINEAR;
+    if (a->mode == RESIZE_CUBIC || (linear && y->dtype != DT_FLOAT) ||
+        a->coord == CT_TF_CROP_AND_RESIZE || x->rank != r)
+        return diag_error(cg->d, "node '%s' (Resize): unsupported mode for %s", n->name,
+                          dtype_name(y->dtype));
+    int64_t xst[QCC_MAX_RANK], yst[QCC_MAX_RANK];
+    mv_strides(x, xst);
+    mv_strides(y, yst);
+    bool moved[QCC_MAX_RANK];
+    char name[32];
+    for (int d = 0; d < r; d++) {
+        int64_t in = x->shape[d], out = y->shape[d];
+        double scale = a->scales[d] > 0.0f ? (double)a->scales[d] : (double)out / (double)in;
+        double out_len = scale * (double)in;
+        if (fabs(out_len - (double)out) < 1e-5 * (double)out) { /* sizes given: exact ratio */
+            out_len = (double)out;
+            scale = (double)out / (double)in;
+        }
+        moved[d] = in != out || (a->scales[d] > 0.0f && a->scales[d] != 1.0f);
+        if (!moved[d])
+            continue;
+        int64_t *i0 = arena_calloc(cg->g->arena, (size_t)out, sizeof(int64_t));
+        int64_t *i1 = arena_calloc(cg->g->arena, (size_t)out, sizeof(int64_t));
+        float *w1 = arena_calloc(cg->g->arena, (size_t)out, sizeof(float));
+        for (int64_t o = 0; o < out; o++) {
+            double c = mv_resize_coord(a->coord, (double)o, scale, in, out_len);
+            double fl = floor(c), frac = c - fl;
+            int64_t base = (int64_t)fl;
+            if (linear) {
+                i0[o] = mv_clamp(base, in - 1);
+                i1[o] = mv_clamp(base + 1, in - 1);
+                w1[o] = (float)frac;
+                continue;
+            }
+            bool up;
+            switch (a->nearest) {
+            case NEAREST_ROUND_PREFER_CEIL: up = frac >= 0.5; break;
+            case NEAREST_FLOOR: up = false; break;
+            case NEAREST_CEIL: up = frac > 0.0; break;
+            default: up = frac > 0.5; break; /* round_prefer_floor */
+            }
+            i0[o] = mv_clamp(base + (up ? 1 : 0), in - 1);
+        }
+        snprintf(name, sizeof name, "src%d", d);
+        mv_table_i(cg, 1, name, i0, out);
+        if (linear) {
+            snprintf(name, sizeof name, "src%d_next", d);
+            mv_table_i(cg, 1, name, i1, out);
+            snprintf(name, sizeof name, "weight%d", d);
+            mv_table_f(cg, 1, name, w1, out);
+        }
+    }
+    char yi[MV_BUF] = "", var[32];
+    int nmoved = 0;
+    for (int d = 0; d < r; d++) {
+        cg_line(cg, 1 + d, "for (int d%d = 0; d%d < %lld; d%d++) {", d, d,
+                (long long)y->shape[d], d);
+        snprintf(var, sizeof var, "d%d", d);
+        mv_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
+        nmoved += moved[d];
+    }
+    int ind = 1 + r;
+    if (!yi[0])
+        snprintf(yi, sizeof yi, "0");
+    if (!linear || nmoved == 0) {
+        char xi[MV_BUF] = "";
+        for (int d = 0; d < r; d++) {
+            snprintf(var, sizeof var, moved[d] ? "src%d[d%d]" : "d%d", d, d);
+            mv_idx_add(xi, sizeof xi, var, x->shape[d] > 1 ? xst[d] : 0);
+        }
+        cg_line(cg, ind, "%s[%s] = %s[%s];", cg_out(cg, n, 0), yi, cg_in(cg, n, 0),
+                xi[0] ? xi : "0");
+    } else {
+        /* sum over the 2^nmoved corners of weight product * corner value */
+        cg_line(cg, ind, "float acc = 0.0f;");
+        for (int corner = 0; corner < (1 << nmoved); corner++) {
+            char xi[MV_BUF] = "", w[MV_BUF] = "";
+            int bit = 0;
+            for (int d = 0; d < r; d++) {
+                if (moved[d]) {
+                    bool hi = (corner >> (nmoved - 1 - bit)) & 1;
+                    size_t len = strlen(w);
+                    snprintf(var, sizeof var, hi ? "src%d_next[d%d]" : "src%d[d%d]", d, d);
+                    snprintf(w + len, sizeof w - len, hi ? "%sweight%d[d%d]"
+                             : "%s(1.0f - weight%d[d%d])", len ? " * " : "", d, d);
+                    bit++;
+                } else {
+                    snprintf(var, sizeof var, "d%d", d);
+                }
+                mv_idx_add(xi, sizeof xi, var, x->shape[d] > 1 ? xst[d] : 0);
+            }
+            cg_line(cg, ind, "acc += %s * %s[%s];", w, cg_in(cg, n, 0), xi[0] ? xi : "0");
+        }
+        cg_line(cg, ind, "%s[%s] = acc;", cg_out(cg, n, 0), yi);
+    }
+    for (int d = r - 1; d >= 0; d--)
+        cg_line(cg, 1 + d, "}");
+    return true;
+}
+
+/* GATHER along a.axis.axis: y[outer, idx..., inner] = x[outer, indices[idx...], inner];
+ * negative indices count from the end (ONNX), checked at run time since indices may be a
+ * graph input. */
+static bool mv_gather(CGen *cg, const Node *n) {
+    const Tensor *x = mv_tensor(cg, n->in[0]), *ix = mv_tensor(cg, n->in[1]);
+    int axis = (int)n->a.axis.axis;
+    if (axis < 0 || axis >= x->rank)
+        return diag_error(cg->d, "node '%s' (Gather): axis %d out of range", n->name, axis);
+    int64_t outer = 1, inner = 1, ext = x->shape[axis], count = tensor_numel(ix);
+    for (int d = 0; d < x->rank; d++) {
+        if (d < axis)
+            outer *= x->shape[d];
+        else if (d > axis)
+            inner *= x->shape[d];
+    }
+    cg_line(cg, 1, "for (int outer = 0; outer < %lld; outer++) {", (long long)outer);
+    cg_line(cg, 2, "for (int idx = 0; idx < %lld; idx++) {", (long long)count);
+    cg_line(cg, 3, "const long long raw = (long long)%s[idx];", cg_in(cg, n, 1));
+    cg_line(cg, 3, "const int at = (int)(raw < 0 ? raw + %lld : raw);", (long long)ext);
+    cg_line(cg, 3, "for (int i = 0; i < %lld; i++)", (long long)inner);
+    cg_line(cg, 4, "%s[(outer * %lld + idx) * %lld + i] = %s[(outer * %lld + at) * %lld + i];",
+            cg_out(cg, n, 0), (long long)count, (long long)inner, cg_in(cg, n, 0),
+            (long long)ext, (long long)inner);
+    cg_line(cg, 2, "}");
+    cg_line(cg, 1, "}");
+    return true;
+}
+
+KernelFn cg_movement_kernel(Op op) {
+    switch (op) {
+    case OP_RESHAPE: case OP_FLATTEN: case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_IDENTITY:
+        return mv_copy;
+    case OP_CONCAT: return mv_concat;
+    case OP_TRANSPOSE: return mv_transpose;
+    case OP_PAD: return mv_pad;
+    case OP_RESIZE: return mv_resize;
+    case OP_GATHER: return mv_gather;
+    case OP_MAX_POOL: return cg_pool_window;
+    case OP_GLOBAL_MAX_POOL: return cg_pool_global_max;
+    default: return NULL;
+    }
+}
