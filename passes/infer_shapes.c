@@ -788,7 +788,7 @@ static bool infer_quantize(Ctx *c, DType dt) {
     if (!need(c, 0, &x) || !need(c, 1, &s))
         return false;
     Tensor *zp = input(c, 2);
-    if (dt != DT_FLOAT && dt != DT_UINT8 && dt != DT_INT8 && dt != DT_UINT16 && dt != DT_INT16 &&
+    if ((dt != DT_FLOAT || c->n->op == OP_QUANTIZE) && dt != DT_UINT8 && dt != DT_INT8 && dt != DT_UINT16 && dt != DT_INT16 &&
         dt != DT_INT32)
         return fail(c, "zero point '%s' has unsupported type %s", zp ? zp->name : "?",
                     dtype_name(dt));

@@ -181,6 +181,9 @@ static bool lower_qlinear_unary(Graph *g, int ni, Diag *d) {
     case OP_QLINEAR_GAP: n->op = OP_GLOBAL_AVG_POOL; break;
     case OP_QLINEAR_SOFTMAX: n->op = OP_SOFTMAX; break;
     case OP_QLINEAR_SIGMOID: case OP_QLINEAR_LEAKY_RELU: {
+        if (!dtype_is_int8ish(g->tensors[x].dtype) || !dtype_is_int8ish(g->tensors[y].dtype))
+            return diag_error(d, "node '%s' (%s): unsupported: only 8-bit inputs and outputs",
+                              n->name, op_name(n->op));
         uint8_t *table = arena_alloc(g->arena, 256);
         if (!lut_build(g, n, x, y, table))
             qcc_unreachable();
@@ -255,7 +258,13 @@ static bool lower_qdq_node(Graph *g, int ni, Diag *d) {
         return diag_error(d, "node '%s' (%s): blocked quantization (block_size) is not "
                           "supported", n->name, op_name(n->op));
     int data = n->op == OP_QUANTIZE ? n->out[0] : n->in[0];
+    DType dt = g->tensors[data].dtype;
+    if (dt != DT_UINT8 && dt != DT_INT8 && dt != DT_UINT16 && dt != DT_INT16 &&
+        !(dt == DT_INT32 && n->op == OP_DEQUANTIZE))
+        return diag_error(d, "node '%s' (%s): unsupported: quantized type %s", n->name,
+                          op_name(n->op), dtype_name(dt));
     int axis = norm_axis(n->a.axis.axis, g->tensors[data].rank);
+    /* the axis matters only for per-axis scales: qp_attach checks it against the shape */
     if (!attach(g, ni, data, 1, 2, axis, d))
         return false;
     n = &g->nodes[ni];

@@ -13,7 +13,8 @@ bool qp_read(Graph *g, const Node *n, int scale_id, int zp_id, int axis, QParams
         return diag_error(d, "node '%s' (%s): missing scale input", n->name, op_name(n->op));
     const Tensor *s = &g->tensors[scale_id];
     if (!tensor_is_const(s))
-        return diag_error(d, "node '%s' (%s): scale '%s' must be a constant", n->name,
+        return diag_error(d, "node '%s' (%s): unsupported: scale '%s' is computed at run time "
+                          "(qcc needs constant quantization parameters)", n->name,
                           op_name(n->op), s->name);
     if (s->dtype != DT_FLOAT)
         return diag_error(d, "node '%s' (%s): scale '%s' must be float, not %s", n->name,
@@ -24,8 +25,13 @@ bool qp_read(Graph *g, const Node *n, int scale_id, int zp_id, int axis, QParams
                           op_name(n->op), s->name, (long long)count);
     const Tensor *z = zp_id >= 0 ? &g->tensors[zp_id] : NULL;
     if (z && !tensor_is_const(z))
-        return diag_error(d, "node '%s' (%s): zero point '%s' must be a constant", n->name,
+        return diag_error(d, "node '%s' (%s): unsupported: zero point '%s' is computed at run "
+                          "time (qcc needs constant quantization parameters)", n->name,
                           op_name(n->op), z->name);
+    if (z && z->dtype != DT_UINT8 && z->dtype != DT_INT8 && z->dtype != DT_UINT16 &&
+        z->dtype != DT_INT16 && z->dtype != DT_INT32)
+        return diag_error(d, "node '%s' (%s): unsupported: zero point '%s' has type %s",
+                          n->name, op_name(n->op), z->name, dtype_name(z->dtype));
     if (z && tensor_numel(z) != count)
         return diag_error(d, "node '%s' (%s): zero point '%s' has %lld elements but the scale "
                           "has %lld", n->name, op_name(n->op), z->name,

@@ -154,27 +154,33 @@ static bool emit_matmul_common(CGen *cg, const Node *n, bool trans_a, bool trans
     if ((a_batch != 1 && a_batch != batch) || (b_batch != 1 && b_batch != batch))
         return diag_error(cg->d, "node '%s' (%s): broadcast of batch dims not supported",
                           n->name, op_name(n->op));
-    bool const_b = tensor_is_const(tb);
+    /* c3 (nbias > 0) holds the za terms of a constant 2-d B; without it (a computed B, or
+     * a batched constant B whose sum over k differs per batch) both zero points stay in the
+     * loop. */
+    bool folded = tensor_is_const(tb) && n->q.nbias > 0; /* za terms folded into c3 */
     const char *an = cg_in(cg, n, 0), *bn = cg_in(cg, n, 1);
     int32_t za = cg_zp(ta);
     const char *zb = NULL;
-    if (const_b) {
+    if (folded) {
         zb = weight_zp(cg, tb, (int)n_dim, "col");
-    } else {
-        if (tb->q.n > 1)
+    } else if (tb->q.n > 1) {
+        if (!tensor_is_const(tb) || tb->q.n != n_dim)
             return diag_error(cg->d, "node '%s' (%s): per-axis zero point on a computed B",
                               n->name, op_name(n->op));
+        zb = weight_zp(cg, tb, (int)n_dim, "col");
+        zb = zb ? zb : "0";
+    } else {
         zb = cg_i32(cg, cg_zp(tb));
     }
     const char *a_idx = trans_a ? "k * %lld + row" : "row * %lld + k";
     const char *b_idx = trans_b ? "col * %lld + k" : "k * %lld + col";
-    cg_line(cg, 1, "/* %s */", const_b ? "acc = sum A*B - zb*sum(A) + c3 (c3 holds bias and za "
+    cg_line(cg, 1, "/* %s */", folded ? "acc = sum A*B - zb*sum(A) + c3 (c3 holds bias and za "
                                          "terms)" : "acc = sum (A-za)*(B-zb)");
     cg_line(cg, 1, "for (int mat = 0; mat < %lld; mat++) {", (long long)batch);
     cg_line(cg, 2, "for (int row = 0; row < %lld; row++) {", (long long)m_dim);
     cg_line(cg, 3, "for (int col = 0; col < %lld; col++) {", (long long)n_dim);
     cg_line(cg, 4, "int32_t acc = 0;");
-    if (const_b && zb)
+    if (folded && zb)
         cg_line(cg, 4, "int32_t sum_a = 0;");
     cg_line(cg, 4, "for (int k = 0; k < %lld; k++) {", (long long)k_dim);
     char fmt[128];
@@ -184,7 +190,7 @@ static bool emit_matmul_common(CGen *cg, const Node *n, bool trans_a, bool trans
     snprintf(fmt, sizeof fmt, "%%s[mat * %%lld + %s]", b_idx);
     const char *bval = cg_fmt(cg, fmt, bn, (long long)(b_batch > 1 ? k_dim * n_dim : 0),
                               (long long)(trans_b ? k_dim : n_dim));
-    if (const_b) {
+    if (folded) {
         cg_line(cg, 5, "const int32_t a = %s;", aval);
         cg_line(cg, 5, "acc += a * (int32_t)%s;", bval);
         if (zb)
@@ -194,7 +200,7 @@ static bool emit_matmul_common(CGen *cg, const Node *n, bool trans_a, bool trans
                 zb);
     }
     cg_line(cg, 4, "}");
-    if (const_b && zb)
+    if (folded && zb)
         cg_line(cg, 4, "acc -= %s * sum_a;", zb);
     store_result(cg, n, 4,
                  cg_fmt(cg, "%s[(mat * %lld + row) * %lld + col]", cg_out(cg, n, 0),

@@ -1,7 +1,9 @@
 /* test_codegen.c: the C backend end to end on tiny hand-built lowered graphs: emit model.c /
  * model.h, compile them with the system C compiler in strict C99, run a small main, and
  * compare its printed outputs with values computed here independently (plain loops in double
- * arithmetic). Also checks that emitting twice gives identical bytes. */
+ * arithmetic, or the reference requantization formulas written out here). Also checks that
+ * emitting twice gives identical bytes, and that --arena=caller plus memplan's boundary rule
+ * give a working caller-owned arena. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,9 +48,12 @@ static void set_mul(Arena *a, Multiplier *m, int n, const double *real) {
     }
 }
 
-/* Emit, write to a temp dir with `main_c`, compile strictly, run; returns stdout (malloc). */
-static char *build_and_run(const Graph *g, RequantMode mode, const char *main_c) {
-    CodegenOptions o = {.name = "model", .header_name = "model.h", .requant = mode};
+/* Emit, write to a temp dir with `main_c`, compile strictly, run; returns stdout (malloc).
+ * *header (if not NULL) receives a copy of model.h. */
+static char *build_and_run_opts(const Graph *g, RequantMode mode, bool arena_caller,
+                                const char *main_c, char **header) {
+    CodegenOptions o = {.name = "model", .header_name = "model.h", .requant = mode,
+                        .arena_caller = arena_caller};
     StrBuf src, hdr, src2, hdr2;
     sb_init(&src);
     sb_init(&hdr);
@@ -87,11 +92,17 @@ static char *build_and_run(const Graph *g, RequantMode mode, const char *main_c)
     len = fread(out, 1, cap - 1, p);
     out[len] = 0;
     assert_int_equal(pclose(p), 0);
+    if (header)
+        *header = strdup(hdr.data);
     sb_free(&src);
     sb_free(&hdr);
     sb_free(&src2);
     sb_free(&hdr2);
     return out;
+}
+
+static char *build_and_run(const Graph *g, RequantMode mode, const char *main_c) {
+    return build_and_run_opts(g, mode, false, main_c, NULL);
 }
 
 static void read_ints(const char *text, long *v, int n) {
@@ -343,6 +354,581 @@ static void test_qdq_roundtrip(void **state) {
     arena_free(&arena);
 }
 
+/* ---- helpers for the kernel cases below ---- */
+
+/* A graph port: tensor with QParams (scale 0: none), flagged and listed as input/output. */
+static int port(Graph *g, const char *name, DType dt, int rank, const int64_t *shape,
+                bool input, float scale, int32_t zp) {
+    int t = add_tensor(g, name, dt, rank, shape, -1);
+    if (scale > 0)
+        g->tensors[t].q = qp(g->arena, scale, zp);
+    g->tensors[t].flags |= input ? T_INPUT : T_OUTPUT;
+    if (input)
+        g->inputs[g->ninputs++] = t;
+    else
+        g->outputs[g->noutputs++] = t;
+    return t;
+}
+
+static int node(Graph *g, Op op, const char *name, int nin, const int *ins, int nout,
+                const int *outs) {
+    int n = graph_add_node(g, op, name);
+    for (int k = 0; k < nin; k++)
+        node_add_input(g, n, ins[k]);
+    for (int k = 0; k < nout; k++)
+        node_add_output(g, n, outs[k]);
+    return n;
+}
+
+/* An entry point's data: C type, element count, and the values of an input. */
+typedef struct PortData {
+    const char *ctype;  /* "uint8_t" */
+    int count;          /* elements */
+    const double *v;    /* input values (NULL for outputs) */
+} PortData;
+
+/* main(): fill the inputs, call `entry` (+ an arena when arena_caller), print every output
+ * element with %.9g, one per line. */
+static char *make_main(const char *entry, const PortData *in, int nin, const PortData *out,
+                       int nout, bool arena_caller) {
+    StrBuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, "#include <stdio.h>\n#include \"model.h\"\nint main(void) {\n");
+    for (int k = 0; k < nin; k++) {
+        sb_printf(&sb, "    static %s in%d[%d] = {", in[k].ctype, k, in[k].count);
+        for (int i = 0; i < in[k].count; i++)
+            sb_printf(&sb, "%s%.9g", i ? ", " : "", in[k].v[i]);
+        sb_puts(&sb, "};\n");
+    }
+    for (int k = 0; k < nout; k++)
+        sb_printf(&sb, "    static %s out%d[%d];\n", out[k].ctype, k, out[k].count);
+    if (arena_caller)
+        sb_puts(&sb, "    static union { long double align; unsigned char bytes"
+                     "[MODEL_ARENA_SIZE]; } arena;\n");
+    sb_printf(&sb, "    if (%s(", entry);
+    for (int k = 0; k < nin + nout; k++)
+        sb_printf(&sb, "%s%s%d", k ? ", " : "", k < nin ? "in" : "out", k < nin ? k : k - nin);
+    sb_printf(&sb, "%s) != 0)\n        return 1;\n", arena_caller ? ", arena.bytes" : "");
+    for (int k = 0; k < nout; k++)
+        sb_printf(&sb, "    for (int i = 0; i < %d; i++)\n        printf(\"%%.9g\\n\", "
+                  "(double)out%d[i]);\n", out[k].count, k);
+    sb_puts(&sb, "    return 0;\n}\n");
+    return sb.data;
+}
+
+static void read_doubles(const char *text, double *v, int n) {
+    const char *p = text;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        v[i] = strtod(p, &end);
+        assert_true(end != p);
+        p = end;
+    }
+}
+
+/* Expect round(real) + zy clamped to [lo, hi]; one step of slack only where `real` is within
+ * 1e-3 of a rounding tie (fixed point and float kernels may round such values either way). */
+static void expect_q(double got, double real, int32_t zy, int32_t lo, int32_t hi) {
+    double v = nearbyint(real) + zy;
+    v = v < lo ? lo : v > hi ? hi : v;
+    if (fabs(fabs(real - floor(real)) - 0.5) < 1e-3)
+        assert_true(fabs(got - v) <= 1);
+    else if (got != v)
+        fail_msg("got %g, want %g (real %.6f + zp %d)", got, v, real, (int)zy);
+}
+
+/* Reference requantization of an int32 accumulator with entry i of m, written from the
+ * definitions: fixed = gemmlowp's SaturatingRoundingDoublingHighMul (round half up) then
+ * RoundingDivideByPOT (round half away from zero), in 64 bits; float = ONNX Runtime's
+ * MlasRequantizeOutput (float product, clamp, round half to even). Then + zy, clamped. */
+static long ref_requant(long acc, const Multiplier *m, int i, RequantMode mode, int32_t zy,
+                        int32_t lo, int32_t hi) {
+    long v;
+    if (mode == REQUANT_FIXED) {
+        int left = m->shift[i] > 0 ? m->shift[i] : 0, right = m->shift[i] > 0 ? 0 : -m->shift[i];
+        int64_t x = (int64_t)acc * ((int64_t)1 << left);
+        int64_t ab = x * m->m0[i];
+        int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : 1 - ((int64_t)1 << 30);
+        int64_t high = (ab + nudge) / ((int64_t)1 << 31); /* C division truncates */
+        if (right > 0) {
+            int64_t half = (int64_t)1 << (right - 1);
+            high = high >= 0 ? (high + half) >> right : -((-high + half) >> right);
+        }
+        v = (long)high + zy;
+    } else {
+        volatile float f = (float)acc * m->f[i];
+        f = f < (float)(lo - zy) ? (float)(lo - zy) : f > (float)(hi - zy) ? (float)(hi - zy) : f;
+        v = (long)nearbyintf(f) + zy;
+    }
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* ---- Gemm: per-channel weights (asymmetric on two channels), trans_b, c3 ---- */
+
+enum { GM = 2, GK = 5, GN = 3 };
+
+static void gemm_case(RequantMode mode) {
+    const float sa = 0.04f, sy = 0.15f, sb[GN] = {0.01f, 0.02f, 0.003f};
+    const int32_t za = 7, zy = 120, zb[GN] = {0, 3, -2}, bias[GN] = {50, -300, 1000};
+    double av[GM * GK];
+    int8_t bv[GN * GK];
+    for (int i = 0; i < GM * GK; i++)
+        av[i] = (i * 29 + 3) % 256;
+    for (int i = 0; i < GN * GK; i++)
+        bv[i] = (int8_t)((i * 41 + 5) % 255 - 127);
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t sa_[2] = {GM, GK}, sb_[2] = {GN, GK}, sy_[2] = {GM, GN};
+    int ta = port(&g, "a", DT_UINT8, 2, sa_, true, sa, za);
+    int tb = graph_tensor(&g, "b");
+    memcpy(tensor_set_const(&g, tb, DT_INT8, 2, sb_), bv, sizeof bv);
+    QParams bq = {GN, 0, arena_calloc(&arena, GN, sizeof(float)),
+                  arena_calloc(&arena, GN, sizeof(int32_t))};
+    memcpy(bq.scale, sb, sizeof sb);
+    memcpy(bq.zero_point, zb, sizeof zb);
+    g.tensors[tb].q = bq;
+    int ty = port(&g, "y", DT_UINT8, 2, sy_, false, sy, zy);
+    int ins[2] = {ta, tb};
+    int nd_id = node(&g, OP_GEMM, "gemm", 2, ins, 1, &ty);
+    Node *nd = &g.nodes[nd_id];
+    nd->a.gemm = (GemmAttr){1.0f, 1.0f, false, true};
+    nd->q.nbias = GN;
+    nd->q.c3 = arena_calloc(&arena, GN, sizeof(int32_t));
+    double real[GN];
+    for (int n = 0; n < GN; n++) {
+        int32_t sumb = 0;
+        for (int k = 0; k < GK; k++)
+            sumb += bv[n * GK + k];
+        nd->q.c3[n] = bias[n] - za * sumb + GK * za * zb[n];
+        real[n] = (double)sa * sb[n] / sy;
+    }
+    nd->q.nmul = 1;
+    set_mul(&arena, &nd->q.mul[0], GN, real);
+    nd->q.act_min = 0;
+    nd->q.act_max = 255;
+    PortData in = {"uint8_t", GM * GK, av}, out = {"uint8_t", GM * GN, NULL};
+    char *main_c = make_main("model_run", &in, 1, &out, 1, false);
+    char *text = build_and_run(&g, mode, main_c);
+    double got[GM * GN];
+    read_doubles(text, got, GM * GN);
+    for (int m = 0; m < GM; m++)
+        for (int n = 0; n < GN; n++) {
+            double acc = bias[n];
+            for (int k = 0; k < GK; k++)
+                acc += (av[m * GK + k] - za) * (double)(bv[n * GK + k] - zb[n]);
+            assert_true(got[m * GN + n] == ref_requant((long)acc, &nd->q.mul[0], n, mode, zy, 0,
+                                                       255));
+        }
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
+static void test_gemm_per_channel_fixed(void **state) {
+    (void)state;
+    gemm_case(REQUANT_FIXED);
+}
+
+static void test_gemm_per_channel_float(void **state) {
+    (void)state;
+    gemm_case(REQUANT_FLOAT);
+}
+
+/* ---- MatMul with a run-time B: no c3, both zero points subtracted in the loop ---- */
+
+static void matmul_runtime_case(RequantMode mode) {
+    enum { B = 2, M = 3, K = 4, N = 3 };
+    const float sa = 0.05f, sb = 0.03f, sy = 0.2f;
+    const int32_t za = -5, zb = 9, zy = -3;
+    double av[B * M * K], bv[B * K * N];
+    for (int i = 0; i < B * M * K; i++)
+        av[i] = (i * 37 + 11) % 256 - 128;
+    for (int i = 0; i < B * K * N; i++)
+        bv[i] = (i * 59 + 1) % 256 - 128;
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t sa_[3] = {B, M, K}, sb_[3] = {B, K, N}, sy_[3] = {B, M, N};
+    int ins[2] = {port(&g, "a", DT_INT8, 3, sa_, true, sa, za),
+                  port(&g, "b", DT_INT8, 3, sb_, true, sb, zb)};
+    int ty = port(&g, "y", DT_INT8, 3, sy_, false, sy, zy);
+    int nd_id = node(&g, OP_MATMUL, "matmul", 2, ins, 1, &ty);
+    Node *nd = &g.nodes[nd_id];
+    double real = (double)sa * sb / sy;
+    nd->q.nmul = 1;
+    set_mul(&arena, &nd->q.mul[0], 1, &real);
+    nd->q.act_min = -128;
+    nd->q.act_max = 127;
+    PortData in[2] = {{"int8_t", B * M * K, av}, {"int8_t", B * K * N, bv}};
+    PortData out = {"int8_t", B * M * N, NULL};
+    char *main_c = make_main("model_run_q", in, 2, &out, 1, false);
+    char *text = build_and_run(&g, mode, main_c);
+    double got[B * M * N];
+    read_doubles(text, got, B * M * N);
+    for (int b = 0; b < B; b++)
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double acc = 0;
+                for (int k = 0; k < K; k++)
+                    acc += (av[(b * M + m) * K + k] - za) * (bv[(b * K + k) * N + n] - zb);
+                assert_true(got[(b * M + m) * N + n] ==
+                            ref_requant((long)acc, &nd->q.mul[0], 0, mode, zy, -128, 127));
+            }
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
+static void test_matmul_runtime_b_fixed(void **state) {
+    (void)state;
+    matmul_runtime_case(REQUANT_FIXED);
+}
+
+static void test_matmul_runtime_b_float(void **state) {
+    (void)state;
+    matmul_runtime_case(REQUANT_FLOAT);
+}
+
+/* ---- AveragePool 3x3 stride 2, pads 1, count_include_pad 0 ---- */
+
+static void avg_pool_case(RequantMode mode) {
+    enum { C = 2, HI = 5, HO = 3 };
+    const float sx = 0.037f, sy = 0.05f;
+    const int32_t zx = 12, zy = 3;
+    double xv[C * HI * HI];
+    for (int i = 0; i < C * HI * HI; i++)
+        xv[i] = (i * 71 + 13) % 256;
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t xs[4] = {1, C, HI, HI}, ys[4] = {1, C, HO, HO};
+    int tx = port(&g, "x", DT_UINT8, 4, xs, true, sx, zx);
+    int ty = port(&g, "y", DT_UINT8, 4, ys, false, sy, zy);
+    int nd_id = node(&g, OP_AVG_POOL, "pool", 1, &tx, 1, &ty);
+    Node *nd = &g.nodes[nd_id];
+    nd->a.conv = (ConvAttr){.nspatial = 2, .kernel = {3, 3}, .stride = {2, 2},
+                            .dilation = {1, 1}, .pad = {1, 1, 1, 1}, .group = 1};
+    double real[9];
+    for (int i = 0; i < 9; i++)
+        real[i] = (double)sx / ((double)sy * (i + 1));
+    nd->q.nmul = 1;
+    set_mul(&arena, &nd->q.mul[0], 9, real);
+    nd->q.act_min = 0;
+    nd->q.act_max = 255;
+    PortData in = {"uint8_t", C * HI * HI, xv}, out = {"uint8_t", C * HO * HO, NULL};
+    char *main_c = make_main("model_run", &in, 1, &out, 1, false);
+    char *text = build_and_run(&g, mode, main_c);
+    double got[C * HO * HO];
+    read_doubles(text, got, C * HO * HO);
+    for (int c = 0; c < C; c++)
+        for (int oy = 0; oy < HO; oy++)
+            for (int ox = 0; ox < HO; ox++) {
+                int acc = 0, count = 0;
+                float sum = 0.0f; /* ONNX Runtime: float sum of dequantized values */
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++) {
+                        int iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+                        if (iy < 0 || iy >= HI || ix < 0 || ix >= HI)
+                            continue;
+                        int q = (int)xv[(c * HI + iy) * HI + ix];
+                        acc += q - zx;
+                        sum += sx * (float)(q - zx);
+                        count++;
+                    }
+                double g1 = got[(c * HO + oy) * HO + ox];
+                if (mode == REQUANT_FIXED) {
+                    assert_true(g1 == ref_requant(acc, &nd->q.mul[0], count - 1, mode, zy, 0,
+                                                  255));
+                } else {
+                    volatile float v = sum / (float)count;
+                    v = v / sy + (float)zy;
+                    v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+                    assert_true(g1 == nearbyintf(v));
+                }
+            }
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
+static void test_avg_pool_fixed(void **state) {
+    (void)state;
+    avg_pool_case(REQUANT_FIXED);
+}
+
+static void test_avg_pool_float(void **state) {
+    (void)state;
+    avg_pool_case(REQUANT_FLOAT);
+}
+
+/* ---- GlobalAveragePool int8 [1,3,4,5] ---- */
+
+static void gap_case(RequantMode mode) {
+    enum { C = 3, HW = 20 };
+    const float sx = 0.02f, sy = 0.013f;
+    const int32_t zx = -4, zy = 2;
+    double xv[C * HW];
+    for (int i = 0; i < C * HW; i++)
+        xv[i] = (i * 83 + 7) % 256 - 128;
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t xs[4] = {1, C, 4, 5}, ys[4] = {1, C, 1, 1};
+    int tx = port(&g, "x", DT_INT8, 4, xs, true, sx, zx);
+    int ty = port(&g, "y", DT_INT8, 4, ys, false, sy, zy);
+    int nd_id = node(&g, OP_GLOBAL_AVG_POOL, "gap", 1, &tx, 1, &ty);
+    Node *nd = &g.nodes[nd_id];
+    double real = (double)sx / ((double)sy * HW);
+    nd->q.nmul = 1;
+    set_mul(&arena, &nd->q.mul[0], 1, &real);
+    nd->q.mul[0].f[0] = sx / (sy * (float)HW); /* ONNX Runtime's float expression */
+    nd->q.act_min = -128;
+    nd->q.act_max = 127;
+    PortData in = {"int8_t", C * HW, xv}, out = {"int8_t", C, NULL};
+    char *main_c = make_main("model_run_q", &in, 1, &out, 1, false);
+    char *text = build_and_run(&g, mode, main_c);
+    double got[C];
+    read_doubles(text, got, C);
+    for (int c = 0; c < C; c++) {
+        int acc = 0;
+        for (int i = 0; i < HW; i++)
+            acc += (int)xv[c * HW + i] - zx;
+        assert_true(got[c] == ref_requant(acc, &nd->q.mul[0], 0, mode, zy, -128, 127));
+    }
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
+static void test_gap_fixed(void **state) {
+    (void)state;
+    gap_case(REQUANT_FIXED);
+}
+
+static void test_gap_float(void **state) {
+    (void)state;
+    gap_case(REQUANT_FLOAT);
+}
+
+/* ---- LUT int8 -> uint8: y = table[(uint8_t)x] ---- */
+
+static void test_lut(void **state) {
+    (void)state;
+    static const double xv[8] = {-128, -127, -1, 0, 1, 63, 126, 127};
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t s8[1] = {8};
+    int tx = port(&g, "x", DT_INT8, 1, s8, true, 0.1f, 0);
+    int ty = port(&g, "y", DT_UINT8, 1, s8, false, 0.05f, 128);
+    int nd_id = node(&g, OP_LUT, "lut", 1, &tx, 1, &ty);
+    Node *nd = &g.nodes[nd_id];
+    nd->q.lut = arena_alloc(&arena, 256);
+    for (int i = 0; i < 256; i++)
+        nd->q.lut[i] = (uint8_t)((i * 7 + 3) % 256);
+    nd->q.act_min = 0;
+    nd->q.act_max = 255;
+    PortData in = {"int8_t", 8, xv}, out = {"uint8_t", 8, NULL};
+    char *main_c = make_main("model_run_q", &in, 1, &out, 1, false);
+    char *text = build_and_run(&g, REQUANT_FIXED, main_c);
+    double got[8];
+    read_doubles(text, got, 8);
+    for (int i = 0; i < 8; i++) {
+        int byte = ((int)xv[i] + 256) % 256; /* two's complement byte of the int8 */
+        assert_true(got[i] == (byte * 7 + 3) % 256);
+    }
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
+/* ---- quantized Softmax over axis 1 of uint8 [2,5] ---- */
+
+static void test_softmax(void **state) {
+    (void)state;
+    static const double xv[10] = {128, 140, 100, 255, 0, 130, 130, 131, 129, 90};
+    const float sx = 0.1f, sy = 1.0f / 256.0f;
+    const int32_t zx = 128, zy = 0;
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t s25[2] = {2, 5};
+    int tx = port(&g, "x", DT_UINT8, 2, s25, true, sx, zx);
+    int ty = port(&g, "y", DT_UINT8, 2, s25, false, sy, zy);
+    int nd_id = node(&g, OP_SOFTMAX, "softmax", 1, &tx, 1, &ty);
+    Node *nd = &g.nodes[nd_id];
+    nd->a.axis.axis = 1;
+    nd->q.act_min = 0;
+    nd->q.act_max = 255;
+    PortData in = {"uint8_t", 10, xv}, out = {"uint8_t", 10, NULL};
+    char *main_c = make_main("model_run_q", &in, 1, &out, 1, false);
+    char *text = build_and_run(&g, REQUANT_FLOAT, main_c);
+    double got[10];
+    read_doubles(text, got, 10);
+    for (int row = 0; row < 2; row++) {
+        double sum = 0, e[5];
+        for (int j = 0; j < 5; j++)
+            sum += e[j] = exp((double)sx * (xv[row * 5 + j] - zx));
+        for (int j = 0; j < 5; j++)
+            expect_q(got[row * 5 + j], e[j] / sum / sy, zy, 0, 255);
+    }
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
+/* ---- DynamicQuantizeLinear: float [6] -> uint8 y, scale, zero point ---- */
+
+static void test_dynamic_quantize(void **state) {
+    (void)state;
+    static const double xv[6] = {-1.5, 0.2, 3.7, 0.0, 2.2, -0.3};
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t s6[1] = {6}, none[1] = {0};
+    int tx = port(&g, "x", DT_FLOAT, 1, s6, true, 0, 0);
+    int outs[3] = {port(&g, "y", DT_UINT8, 1, s6, false, 0, 0),
+                   port(&g, "y_scale", DT_FLOAT, 0, none, false, 0, 0),
+                   port(&g, "y_zero_point", DT_UINT8, 0, none, false, 0, 0)};
+    node(&g, OP_DYNAMIC_QUANTIZE, "dql", 1, &tx, 3, outs);
+    PortData in = {"float", 6, xv};
+    PortData out[3] = {{"uint8_t", 6, NULL}, {"float", 1, NULL}, {"uint8_t", 1, NULL}};
+    char *main_c = make_main("model_run", &in, 1, out, 3, false);
+    char *text = build_and_run(&g, REQUANT_FIXED, main_c);
+    double got[8];
+    read_doubles(text, got, 8);
+    /* ONNX: range widened to include 0, scale = (max - min) / 255, zp = sat(rne(-min/scale)),
+     * y = sat(rne(x / scale) + zp); all in float */
+    float lo = 0.0f, hi = 0.0f;
+    for (int i = 0; i < 6; i++) {
+        lo = (float)xv[i] < lo ? (float)xv[i] : lo;
+        hi = (float)xv[i] > hi ? (float)xv[i] : hi;
+    }
+    volatile float scale = (hi - lo) / 255.0f;
+    float zp = nearbyintf(-lo / scale);
+    zp = zp < 0 ? 0 : zp > 255 ? 255 : zp;
+    assert_true((float)got[6] == scale);
+    assert_true(got[7] == zp);
+    for (int i = 0; i < 6; i++) {
+        float q = nearbyintf((float)xv[i] / scale) + zp;
+        q = q < 0 ? 0 : q > 255 ? 255 : q;
+        assert_true(got[i] == q);
+    }
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
+/* ---- MatMulInteger left unlowered: run-time per-row / per-column zero points, batch
+ * broadcast of B ([2,2,3] x [3,2]) ---- */
+
+static void test_matmul_integer_runtime_zp(void **state) {
+    (void)state;
+    enum { B = 2, M = 2, K = 3, N = 2 };
+    double av[B * M * K], bv[K * N], azv[M] = {3, 250}, bzv[N] = {128, 7};
+    for (int i = 0; i < B * M * K; i++)
+        av[i] = (i * 67 + 5) % 256;
+    for (int i = 0; i < K * N; i++)
+        bv[i] = (i * 101 + 9) % 256;
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t sa_[3] = {B, M, K}, sb_[2] = {K, N}, sm[1] = {M}, sn[1] = {N}, sy_[3] = {B, M, N};
+    int ins[4] = {port(&g, "a", DT_UINT8, 3, sa_, true, 0, 0),
+                  port(&g, "b", DT_UINT8, 2, sb_, true, 0, 0),
+                  port(&g, "a_zero_point", DT_UINT8, 1, sm, true, 0, 0),
+                  port(&g, "b_zero_point", DT_UINT8, 1, sn, true, 0, 0)};
+    int ty = port(&g, "y", DT_INT32, 3, sy_, false, 0, 0);
+    node(&g, OP_MATMUL_INTEGER, "mmi", 4, ins, 1, &ty);
+    PortData in[4] = {{"uint8_t", B * M * K, av}, {"uint8_t", K * N, bv}, {"uint8_t", M, azv},
+                      {"uint8_t", N, bzv}};
+    PortData out = {"int32_t", B * M * N, NULL};
+    char *main_c = make_main("model_run", in, 4, &out, 1, false);
+    char *text = build_and_run(&g, REQUANT_FIXED, main_c);
+    double got[B * M * N];
+    read_doubles(text, got, B * M * N);
+    for (int b = 0; b < B; b++)
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double acc = 0;
+                for (int k = 0; k < K; k++)
+                    acc += (av[(b * M + m) * K + k] - azv[m]) * (bv[k * N + n] - bzv[n]);
+                assert_true(got[(b * M + m) * N + n] == acc);
+            }
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
+/* ---- --arena=caller, planned by memplan: Q (boundary) -> LUT -> DQ (boundary) ---- */
+
+static void test_arena_caller(void **state) {
+    (void)state;
+    static const double xv[8] = {-3.0, -0.26, 0.0, 0.11, 0.5, 1.27, 2.0, 40.0};
+    const float sq = 0.02f;
+    const int32_t zq = -10;
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t s8[1] = {8};
+    int tx = port(&g, "x", DT_FLOAT, 1, s8, true, 0, 0);
+    int tq = add_tensor(&g, "x_q", DT_INT8, 1, s8, -1);
+    int tl = add_tensor(&g, "lut_q", DT_INT8, 1, s8, -1);
+    g.tensors[tq].q = qp(&arena, sq, zq);
+    g.tensors[tl].q = qp(&arena, sq, zq);
+    int ty = port(&g, "y", DT_FLOAT, 1, s8, false, 0, 0);
+    node(&g, OP_QUANTIZE, "q", 1, &tx, 1, &tq);
+    int lut_id = node(&g, OP_LUT, "negate", 1, &tq, 1, &tl);
+    Node *lut = &g.nodes[lut_id];
+    lut->q.lut = arena_alloc(&arena, 256);
+    for (int i = 0; i < 256; i++) { /* y = -x around the zero point, saturated */
+        int v = 2 * zq - (int8_t)(uint8_t)i;
+        lut->q.lut[i] = (uint8_t)(int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+    }
+    node(&g, OP_DEQUANTIZE, "dq", 1, &tl, 1, &ty);
+    /* memplan: the boundary tensors live over the whole run, so x_q and lut_q (both alive at
+     * the LUT step) get distinct slots, and the planned size is the whole arena */
+    PassOptions po;
+    memset(&po, 0, sizeof po);
+    Diag d;
+    diag_init(&d, "test.onnx", stderr);
+    assert_true(pass_memplan(&g, &po, &d));
+    assert_true(g.tensors[tq].offset >= 0 && g.tensors[tl].offset >= 0);
+    assert_true(g.tensors[tq].offset != g.tensors[tl].offset);
+    assert_int_equal(g.arena_size, 32);
+    assert_int_equal(g.arena_lower_bound, 32);
+    PortData in = {"float", 8, xv}, out = {"float", 8, NULL};
+    char *main_c = make_main("model_run", &in, 1, &out, 1, true);
+    char *header = NULL;
+    char *text = build_and_run_opts(&g, REQUANT_FIXED, true, main_c, &header);
+    assert_non_null(strstr(header, "#define MODEL_ARENA_SIZE 32\n"));
+    assert_non_null(strstr(header, "int model_run(const float *x, float *y, void *arena);"));
+    assert_non_null(strstr(header, "int model_run_q(const int8_t *x, int8_t *y, void *arena);"));
+    double got[8];
+    read_doubles(text, got, 8);
+    for (int i = 0; i < 8; i++) {
+        double q = nearbyint(xv[i] / (double)sq) + zq;
+        q = q < -128 ? -128 : q > 127 ? 127 : q;
+        double l = 2 * zq - q;
+        l = l < -128 ? -128 : l > 127 ? 127 : l;
+        assert_true(fabs(got[i] - (double)((float)(l - zq) * sq)) < 1e-6);
+    }
+    free(header);
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_fixed),
@@ -350,6 +936,19 @@ int main(void) {
         cmocka_unit_test(test_add_fixed),
         cmocka_unit_test(test_add_float),
         cmocka_unit_test(test_qdq_roundtrip),
+        cmocka_unit_test(test_gemm_per_channel_fixed),
+        cmocka_unit_test(test_gemm_per_channel_float),
+        cmocka_unit_test(test_matmul_runtime_b_fixed),
+        cmocka_unit_test(test_matmul_runtime_b_float),
+        cmocka_unit_test(test_avg_pool_fixed),
+        cmocka_unit_test(test_avg_pool_float),
+        cmocka_unit_test(test_gap_fixed),
+        cmocka_unit_test(test_gap_float),
+        cmocka_unit_test(test_lut),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_dynamic_quantize),
+        cmocka_unit_test(test_matmul_integer_runtime_zp),
+        cmocka_unit_test(test_arena_caller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
