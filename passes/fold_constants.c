@@ -286,7 +286,7 @@ static bool can_fold(const Graph *g, const Node *n) {
 /* Evaluate a node whose inputs are all constant; *done says whether it was folded. */
 static bool fold_const_node(Graph *g, int ni, Diag *d, bool *done) {
     Node *n = &g->nodes[ni];
-    if (n->nout < 1 || n->out[0] < 0 || !can_fold(g, n))
+    if (n->nout != 1 || n->out[0] < 0 || !can_fold(g, n))
         return true;
     if (!infer_shapes_node(g, ni, d))
         return false;
@@ -336,43 +336,48 @@ static bool drop_copy(Graph *g, Node *n) {
     return true;
 }
 
+bool fold_constants_node(Graph *g, int node, bool *changed, Diag *d) {
+    Node *n = &g->nodes[node];
+    if (n->dead)
+        return true;
+    if (n->op == OP_CONSTANT) {     /* the frontend already made its output a constant */
+        if (n->nout == 1 && n->out[0] >= 0 && tensor_is_const(&g->tensors[n->out[0]]))
+            n->dead = *changed = true;
+        return true;
+    }
+    if (n->op == OP_SHAPE && n->nin >= 1 && n->in[0] >= 0 && n->nout >= 1 && n->out[0] >= 0 &&
+        g->tensors[n->in[0]].shape_known) {
+        const Tensor *x = &g->tensors[n->in[0]];
+        int64_t rank = x->rank, dims[QCC_MAX_RANK];
+        memcpy(dims, x->shape, sizeof dims);
+        int64_t *v = tensor_set_const(g, n->out[0], DT_INT64, 1, &rank);
+        memcpy(v, dims, (size_t)rank * sizeof dims[0]);
+        n->dead = *changed = true;
+        return true;
+    }
+    bool all_const = n->nin > 0;
+    for (int k = 0; k < n->nin && all_const; k++)
+        all_const = n->in[k] < 0 ? optional_input(n->op, k) : foldable(g, n->in[k]);
+    if (all_const) {
+        bool done = false;
+        if (!fold_const_node(g, node, d, &done))
+            return false;
+        *changed |= done;
+        if (done)
+            return true;
+    }
+    n = &g->nodes[node];
+    if (n->op == OP_IDENTITY || n->op == OP_CAST)
+        *changed |= drop_copy(g, n);
+    return true;
+}
+
 bool pass_fold_constants(Graph *g, const PassOptions *o, Diag *d) {
     (void)o;
     bool changed = false;
-    for (int i = 0; i < g->nnodes; i++) {
-        Node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        if (n->op == OP_CONSTANT) {     /* the frontend already made its output a constant */
-            if (n->nout == 1 && n->out[0] >= 0 && tensor_is_const(&g->tensors[n->out[0]]))
-                n->dead = changed = true;
-            continue;
-        }
-        if (n->op == OP_SHAPE && n->nin >= 1 && n->in[0] >= 0 && n->nout >= 1 &&
-            n->out[0] >= 0 && g->tensors[n->in[0]].shape_known) {
-            const Tensor *x = &g->tensors[n->in[0]];
-            int64_t rank = x->rank, dims[QCC_MAX_RANK];
-            memcpy(dims, x->shape, sizeof dims);
-            int64_t *v = tensor_set_const(g, n->out[0], DT_INT64, 1, &rank);
-            memcpy(v, dims, (size_t)rank * sizeof dims[0]);
-            n->dead = changed = true;
-            continue;
-        }
-        bool all_const = n->nin > 0;
-        for (int k = 0; k < n->nin && all_const; k++)
-            all_const = n->in[k] < 0 ? optional_input(n->op, k) : foldable(g, n->in[k]);
-        if (all_const) {
-            bool done = false;
-            if (!fold_const_node(g, i, d, &done))
-                return false;
-            n = &g->nodes[i];
-            changed |= done;
-            if (done)
-                continue;
-        }
-        if (n->op == OP_IDENTITY || n->op == OP_CAST)
-            changed |= drop_copy(g, n);
-    }
+    for (int i = 0; i < g->nnodes; i++)
+        if (!fold_constants_node(g, i, &changed, d))
+            return false;
     if (changed)
         graph_compact(g);
     return true;

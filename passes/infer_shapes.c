@@ -1,7 +1,8 @@
 /* infer_shapes.c: dtype and static shape of every tensor, following the ONNX operator specs,
  * and normalisation of attributes in place (auto_pad resolved into explicit pads, axes made
  * non-negative and sorted, shape-like constant inputs copied into n->a) so that later stages
- * never see ONNX corner cases. Reads constant data only; never changes the graph's structure.
+ * never see ONNX corner cases. Shape plumbing (Shape, Gather, Concat... on known shapes) is
+ * folded as it goes through fold_constants.c.
  * Every user error names the node; hostile input is diagnosed, never indexed blindly. */
 #include "passes.h"
 
@@ -31,18 +32,22 @@ static bool fail(Ctx *c, const char *fmt, ...) {
     return diag_error(c->d, "node '%s' (%s): %s", c->n->name, op_name(c->n->op), msg);
 }
 
-/* "[1,3,224,224]" into one of four rotating buffers (a message prints up to three). */
-static const char *shp(int rank, const int64_t *shape) {
-    static _Thread_local char bufs[4][160];
-    static _Thread_local int next;
-    char *b = bufs[next++ & 3];
+/* "[1,3,224,224]" for messages, written into a buffer that lives as long as the enclosing
+ * block (a compound literal), so a message may print several shapes without global state. */
+typedef struct ShapeText {
+    char s[160];        /* the text */
+} ShapeText;
+
+static const char *shape_text(ShapeText *b, int rank, const int64_t *shape) {
     size_t len = 0;
-    b[len++] = '[';
+    b->s[len++] = '[';
     for (int i = 0; i < rank && len < 140; i++)
-        len += (size_t)snprintf(b + len, 160 - len, "%s%lld", i ? "," : "", (long long)shape[i]);
-    snprintf(b + len, 160 - len, "]");
-    return b;
+        len += (size_t)snprintf(b->s + len, sizeof b->s - len, "%s%lld", i ? "," : "",
+                                (long long)shape[i]);
+    snprintf(b->s + len, sizeof b->s - len, "]");
+    return b->s;
 }
+#define shp(rank, shape) shape_text(&(ShapeText){{0}}, (rank), (shape))
 #define TSHP(t) shp((t)->rank, (t)->shape)
 
 static Tensor *input(Ctx *c, int k) {
@@ -705,8 +710,9 @@ static bool infer_resize(Ctx *c) {
         if (nv != r)
             return fail(c, "%d scales for input '%s' %s", nv, x->name, TSHP(x));
         for (int i = 0; i < r; i++) {
-            double o = floor((double)x->shape[i] * (double)a->scales[i]);
-            if (!(a->scales[i] > 0.0f) || !(o < (double)MAX_DIM))
+            /* float product truncated, as ONNX Runtime sizes its output (the spec's floor) */
+            float o = floorf((float)x->shape[i] * a->scales[i]);
+            if (!(a->scales[i] > 0.0f) || !(o < (float)MAX_DIM))
                 return fail(c, "invalid scale %g on axis %d", (double)a->scales[i], i);
             shape[i] = (int64_t)o;
         }
@@ -960,14 +966,19 @@ bool pass_infer_shapes(Graph *g, const PassOptions *o, Diag *d) {
             if (t->shape[k] < 0 || t->shape[k] >= MAX_DIM)
                 return diag_error(d, "tensor '%s' has invalid shape %s", t->name, TSHP(t));
     }
+    /* Shape plumbing on intermediate tensors is folded as soon as its shapes are known: the
+     * Reshape it feeds needs a constant shape when we reach it. remove_dead compacts. */
+    bool folded = false;
     for (int i = 0; i < g->nnodes; i++) {
         if (g->nodes[i].dead)
             continue;
-        if (!infer_shapes_node(g, i, d))
+        if (!infer_shapes_node(g, i, d) || !fold_constants_node(g, i, &folded, d))
             return false;
     }
     bool ok = true;
     for (int k = 0; k < g->noutputs; k++)
         ok = check_output(g, g->outputs[k], &decl[k], d) && ok;
+    if (ok && folded)
+        graph_compact(g);
     return ok;
 }

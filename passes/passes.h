@@ -39,6 +39,10 @@ void memplan_boundaries(const Graph *g, int *qnode, int *dqnode);
 /* infer_shapes.c: infer (and normalise the attributes of) one node whose inputs have known
  * shapes; fold_constants.c uses it to shape what it folds. False after a diagnostic. */
 bool infer_shapes_node(Graph *g, int node, Diag *d);
+/* fold_constants.c: fold one node if it can be (its output becomes a constant, the node dead;
+ * no compaction). Shape inference calls it as it goes so that Reshape shapes computed from
+ * Shape -> Gather -> Concat of intermediate tensors are constant when Reshape is reached. */
+bool fold_constants_node(Graph *g, int node, bool *changed, Diag *d);
 
 /* Run the whole pipeline (pipeline.c), verifying and optionally dumping after each pass. */
 bool pipeline_run(Graph *g, const PassOptions *o, Diag *d);

@@ -430,6 +430,33 @@ static void test_fold_shape_plumbing(void **state) {
     assert_shape(g, "y", 2, (int64_t[]){2, 72});
 }
 
+/* The same idiom on an intermediate tensor: only shape inference knows its shape, and it
+ * must fold the plumbing as it goes to find Reshape's shape constant. */
+static void test_infer_folds_dynamic_flatten(void **state) {
+    Fixture *f = *state;
+    Graph *g = &f->g;
+    g->opset = 13;
+    int x = add_input(g, "x", DT_FLOAT, 4, (int64_t[]){2, 8, 3, 3});
+    add_node(g, OP_RELU, "relu", "r", x, -2);
+    int r = graph_tensor(g, "r");
+    add_node(g, OP_SHAPE, "shape", "sh", r, -2);
+    int i0 = graph_tensor(g, "i0");
+    tensor_set_const(g, i0, DT_INT64, 0, NULL);
+    add_node(g, OP_GATHER, "gather", "n", graph_tensor(g, "sh"), i0, -2);
+    int ax = add_ints(g, "ax", 1, (int64_t[]){0});
+    add_node(g, OP_UNSQUEEZE, "unsq", "n1", graph_tensor(g, "n"), ax, -2);
+    int m1 = add_ints(g, "m1", 1, (int64_t[]){-1});
+    add_node(g, OP_CONCAT, "cat", "newshape", graph_tensor(g, "n1"), m1, -2);
+    add_node(g, OP_RESHAPE, "flat", "y", r, graph_tensor(g, "newshape"), -2);
+    mark_output(g, graph_tensor(g, "y"));
+    assert_true(pass_fold_constants(g, &f->po, &f->d));
+    assert_int_equal(g->nnodes, 6);     /* nothing foldable before shapes are known */
+    assert_true(infer(f));
+    assert_shape(g, "y", 2, (int64_t[]){2, 72});
+    assert_int_equal(g->nnodes, 2);
+    assert_int_equal(g->nodes[1].op, OP_RESHAPE);
+}
+
 static void test_fold_arith_transpose(void **state) {
     Fixture *f = *state;
     Graph *g = &f->g;
@@ -479,6 +506,7 @@ int main(void) {
         T(test_quantize_fold_ties_to_even),
         T(test_quantize_fold_per_axis),
         T(test_fold_shape_plumbing),
+        T(test_infer_folds_dynamic_flatten),
         T(test_fold_arith_transpose),
 #undef T
     };
