@@ -21,12 +21,7 @@ extern char **environ;
 char *tc_fmt(Arena *a, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    QCC_ASSERT(n >= 0);
-    char *s = arena_alloc(a, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    char *s = arena_vprintf(a, fmt, ap);
     va_end(ap);
     return s;
 }

@@ -2,6 +2,7 @@
  * Blocks are chained and freed together; nothing is freed individually. */
 #include "ir.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,4 +86,28 @@ void *arena_memdup(Arena *a, const void *p, size_t size) {
     if (size)
         memcpy(q, p, size);
     return q;
+}
+
+char *arena_vprintf(Arena *a, const char *fmt, va_list ap) {
+    /* format on the stack first; only long results pay for a second pass */
+    char small[256];
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    QCC_ASSERT(n >= 0);
+    char *s = arena_alloc(a, (size_t)n + 1);
+    if ((size_t)n < sizeof small)
+        memcpy(s, small, (size_t)n + 1);
+    else
+        vsnprintf(s, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return s;
+}
+
+char *arena_printf(Arena *a, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = arena_vprintf(a, fmt, ap);
+    va_end(ap);
+    return s;
 }

@@ -4,6 +4,7 @@
 #ifndef QCC_IR_H
 #define QCC_IR_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +54,9 @@ void *arena_calloc(Arena *a, size_t n, size_t size); /* checks n*size for overfl
 char *arena_strdup(Arena *a, const char *s);
 char *arena_strndup(Arena *a, const char *s, size_t n);
 void *arena_memdup(Arena *a, const void *p, size_t size);
+/* printf into arena memory, any length. */
+char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *arena_vprintf(Arena *a, const char *fmt, va_list ap);
 
 /* ---------------------------------------------------------------------------------------
  * strbuf.c: growable text buffer (the emitter and printers write into it)
@@ -69,6 +73,7 @@ void sb_free(StrBuf *sb);
 void sb_putc(StrBuf *sb, char c);
 void sb_puts(StrBuf *sb, const char *s);
 void sb_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
 /* Append a float so that parsing it back gives the same bits: %a is exact but unreadable,
  * so we print the shortest %.9g that round-trips. */
 void sb_float(StrBuf *sb, float v);

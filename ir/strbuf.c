@@ -45,23 +45,28 @@ void sb_puts(StrBuf *sb, const char *s) {
     sb->len += n;
 }
 
-void sb_printf(StrBuf *sb, const char *fmt, ...) {
+void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap) {
     /* most pieces are short: format once on the stack, twice only when it did not fit */
     char small[256];
-    va_list ap;
-    va_start(ap, fmt);
+    va_list again;
+    va_copy(again, ap);
     int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
     QCC_ASSERT(n >= 0);
     if ((size_t)n < sizeof small) {
         sb_puts(sb, small);
-        return;
+    } else {
+        sb_reserve(sb, (size_t)n);
+        vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, again);
+        sb->len += (size_t)n;
     }
-    sb_reserve(sb, (size_t)n);
+    va_end(again);
+}
+
+void sb_printf(StrBuf *sb, const char *fmt, ...) {
+    va_list ap;
     va_start(ap, fmt);
-    vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+    sb_vprintf(sb, fmt, ap);
     va_end(ap);
-    sb->len += (size_t)n;
 }
 
 void sb_float(StrBuf *sb, float v) {

@@ -177,6 +177,22 @@ static void fold_transpose(const Tensor *x, const AxesAttr *perm, Tensor *out) {
                es);
 }
 
+/* Slice with the normalised a.slice (start and step on every axis): the odometer walks the
+ * output while the input offset moves by step * stride per axis, possibly backwards. */
+static void fold_slice(const Tensor *x, const SliceAttr *a, Tensor *out) {
+    Walk w = {.rank = out->rank, .shape = out->shape, .nsrc = 1};
+    int64_t s = 1;
+    for (int d = x->rank - 1; d >= 0; d--) {
+        w.st[0][d] = s * a->step[d];
+        w.off[0] += s * a->start[d];
+        s *= x->shape[d];
+    }
+    size_t es = dtype_size(x->dtype);
+    for (int64_t o = 0, total = tensor_numel(out); o < total; o++, walk_next(&w))
+        memcpy((char *)out->data + o * (int64_t)es, (const char *)x->data + w.off[0] * (int64_t)es,
+               es);
+}
+
 static void fold_gather(const Tensor *x, const Tensor *idx, int64_t axis, Tensor *out) {
     int64_t outer = 1, inner = 1, dim = x->shape[axis], nidx = tensor_numel(idx);
     for (int d = 0; d < axis; d++)
@@ -257,7 +273,8 @@ static void fold_cast(const Tensor *x, Tensor *out) {
 
 /* Inputs a folded op may leave out (others absent: not folded, shape inference reports). */
 static bool optional_input(Op op, int k) {
-    return (op == OP_QUANTIZE && k == 2) || (op == OP_CONSTANT_OF_SHAPE && k == 1);
+    return (op == OP_QUANTIZE && k == 2) || (op == OP_CONSTANT_OF_SHAPE && k == 1) ||
+           (op == OP_SLICE && k >= 3);
 }
 
 /* Ops evaluated here, and whether their evaluation is possible for this node. */
@@ -275,7 +292,7 @@ static bool can_fold(const Graph *g, const Node *n) {
                 return false;
         return true;
     case OP_IDENTITY: case OP_GATHER: case OP_UNSQUEEZE: case OP_SQUEEZE: case OP_RESHAPE:
-    case OP_FLATTEN: case OP_CONCAT: case OP_TRANSPOSE: case OP_CONSTANT_OF_SHAPE:
+    case OP_FLATTEN: case OP_CONCAT: case OP_TRANSPOSE: case OP_CONSTANT_OF_SHAPE: case OP_SLICE:
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_MAX: case OP_MIN:
         return true;
     default:
@@ -307,6 +324,7 @@ static bool fold_const_node(Graph *g, int ni, Diag *d, bool *done) {
     case OP_GATHER: fold_gather(x, &g->tensors[n->in[1]], n->a.axis.axis, out); break;
     case OP_CONCAT: fold_concat(g, n, out); break;
     case OP_TRANSPOSE: fold_transpose(x, &n->a.axes, out); break;
+    case OP_SLICE: fold_slice(x, &n->a.slice, out); break;
     case OP_QUANTIZE: fold_quantize(g, n, out); break;
     case OP_CONSTANT_OF_SHAPE: {
         const Tensor *v = n->nin > 1 && n->in[1] >= 0 ? &g->tensors[n->in[1]] : NULL;

@@ -720,6 +720,100 @@ static bool infer_resize(Ctx *c) {
     return set_out(c, 0, x->dtype, r, shape);
 }
 
+/* Slice: starts/ends/axes/steps (constant inputs 1..4 from opset 10, attributes before)
+ * become a.slice.start[] and step[] for every axis, so codegen and folding only walk
+ * start + i*step. ONNX rules: an index below zero counts from the end (so INT64_MIN/MAX
+ * "to the end" markers work); with step > 0 start and end clamp to [0, dim], with step < 0
+ * start clamps to [0, dim-1] and end to [-1, dim-1]; the extent is
+ * max(0, ceil((end - start) / step)). Steps beyond the dim are clamped to MAX_DIM (same
+ * single element taken) so that no product here or in generated code can overflow. */
+static bool slice_params(Ctx *c, int rank, int64_t *starts, int64_t *ends, int64_t *axes,
+                         int64_t *steps, int *count) {
+    SliceAttr *a = &c->n->a.slice;
+    int ns, ne, na, nst;
+    if (a->have_attrs) {
+        ns = ne = na = a->nattr;
+        memcpy(starts, a->attr_starts, sizeof a->attr_starts);
+        memcpy(ends, a->attr_ends, sizeof a->attr_ends);
+        memcpy(axes, a->attr_axes, sizeof a->attr_axes);
+    } else {
+        if (!const_ints(c, 1, "starts", starts, QCC_MAX_RANK, &ns) ||
+            !const_ints(c, 2, "ends", ends, QCC_MAX_RANK, &ne))
+            return false;
+        na = ns;
+        for (int i = 0; i < ns; i++)
+            axes[i] = i;
+        if (present(c, 3) && !const_ints(c, 3, "axes", axes, QCC_MAX_RANK, &na))
+            return false;
+    }
+    nst = ns;
+    for (int i = 0; i < ns; i++)
+        steps[i] = 1;
+    if (!a->have_attrs && present(c, 4) && !const_ints(c, 4, "steps", steps, QCC_MAX_RANK, &nst))
+        return false;
+    if (ne != ns || na != ns || nst != ns)
+        return fail(c, "starts, ends, axes and steps differ in length (%d, %d, %d, %d)", ns, ne,
+                    na, nst);
+    if (ns > rank)
+        return fail(c, "%d axes sliced but input has rank %d", ns, rank);
+    bool seen[QCC_MAX_RANK] = {false};
+    for (int i = 0; i < ns; i++) {
+        if (!norm_axis(c, &axes[i], rank, "axis"))
+            return false;
+        if (seen[axes[i]])
+            return fail(c, "axis %lld repeated", (long long)axes[i]);
+        seen[axes[i]] = true;
+        if (steps[i] == 0)
+            return fail(c, "step on axis %lld is 0", (long long)axes[i]);
+    }
+    *count = ns;
+    return true;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static bool infer_slice(Ctx *c) {
+    SliceAttr *a = &c->n->a.slice;
+    Tensor *x;
+    if (!need(c, 0, &x))
+        return false;
+    int r = x->rank, ns = 0;
+    if (r < 1)
+        return fail(c, "cannot slice a scalar '%s'", x->name);
+    int64_t starts[QCC_MAX_RANK], ends[QCC_MAX_RANK], axes[QCC_MAX_RANK], steps[QCC_MAX_RANK];
+    if (!slice_params(c, r, starts, ends, axes, steps, &ns))
+        return false;
+    int64_t shape[QCC_MAX_RANK];
+    for (int d = 0; d < r; d++) {
+        a->start[d] = 0;
+        a->step[d] = 1;
+        shape[d] = x->shape[d];
+    }
+    for (int i = 0; i < ns; i++) {
+        int d = (int)axes[i];
+        int64_t dim = x->shape[d], step = clamp64(steps[i], -MAX_DIM, MAX_DIM);
+        /* dim < 2^31, so v + dim cannot overflow for any negative int64 v */
+        int64_t s = starts[i] < 0 ? starts[i] + dim : starts[i];
+        int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
+        int64_t len;
+        if (step > 0) {
+            s = clamp64(s, 0, dim);
+            e = clamp64(e, 0, dim);
+            len = e > s ? (e - s - 1) / step + 1 : 0;
+        } else {
+            s = clamp64(s, 0, dim - 1);
+            e = clamp64(e, -1, dim - 1);
+            len = dim > 0 && s > e ? (s - e - 1) / -step + 1 : 0;
+        }
+        a->start[d] = len > 0 ? s : 0;
+        a->step[d] = step;
+        shape[d] = len;
+    }
+    return set_out(c, 0, x->dtype, r, shape);
+}
+
 static bool infer_clip(Ctx *c) {
     ActAttr *a = &c->n->a.act;
     Tensor *x;
@@ -829,8 +923,6 @@ bool infer_shapes_node(Graph *g, int node, Diag *d) {
     Tensor *x = input(c, 0);
     DType xt = x ? x->dtype : DT_UNDEF;
     switch (n->op) {
-    case OP_SLICE:
-        return fail(c, "Slice is not supported yet");
     case OP_CONSTANT:
         if (n->nout < 1 || n->out[0] < 0 || !tensor_is_const(&g->tensors[n->out[0]]))
             return fail(c, "Constant without a value");
@@ -900,6 +992,7 @@ bool infer_shapes_node(Graph *g, int node, Diag *d) {
     case OP_TRANSPOSE: return infer_transpose(c);
     case OP_PAD: return infer_pad(c);
     case OP_RESIZE: return infer_resize(c);
+    case OP_SLICE: return infer_slice(c);
     case OP_QUANTIZE: return infer_quantize(c, dtype_of(c, 2, DT_UINT8));
     case OP_DEQUANTIZE: return infer_quantize(c, DT_FLOAT);
     case OP_DYNAMIC_QUANTIZE: {

@@ -382,7 +382,7 @@ static bool lower_softmax(Graph *g, int ni, int qn) {
 static bool commutes_with_dq(const Node *n) {
     switch (n->op) {
     case OP_MAX_POOL: case OP_GLOBAL_MAX_POOL: case OP_RESHAPE: case OP_FLATTEN:
-    case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_IDENTITY:
+    case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_IDENTITY: case OP_SLICE:
         return true;
     case OP_PAD: /* padding with real 0 is padding with the zero point */
         return n->a.pad.mode != PAD_CONSTANT || n->a.pad.value == 0.0f;

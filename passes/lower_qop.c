@@ -282,7 +282,7 @@ static bool passes_qparams(Op op) {
     switch (op) {
     case OP_MAX_POOL: case OP_GLOBAL_MAX_POOL: case OP_RESHAPE: case OP_FLATTEN:
     case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_TRANSPOSE: case OP_IDENTITY: case OP_CLIP:
-    case OP_RELU: case OP_PAD: case OP_RESIZE: case OP_GATHER:
+    case OP_RELU: case OP_PAD: case OP_RESIZE: case OP_GATHER: case OP_SLICE:
         return true;
     default:
         return false;

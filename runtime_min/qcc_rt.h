@@ -1,7 +1,8 @@
 /* qcc_rt.h: the arithmetic helpers every qcc-generated model uses (rounding, saturation,
  * fixed-point multiply, float requant). Pasted verbatim into model.c so the output stays a
  * single dependency-free file; unit-tested in tests/unit/test_runtime.c.
- * C99, freestanding: <stdint.h> and <float.h> only, no libm, no division on the int path. */
+ * C99, freestanding: <stdint.h> and <float.h> only, no libm, no division on the int path
+ * (one 32x32->64-bit multiply and shifts per requantized value). */
 #ifndef QCC_RT_H
 #define QCC_RT_H
 
@@ -27,47 +28,27 @@ QCC_RT_INLINE int32_t qcc_clamp(int32_t v, int32_t lo, int32_t hi) {
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* gemmlowp SaturatingRoundingDoublingHighMul: a*b / 2^31 rounded by adding a nudge of
- * +/-2^30 and truncating toward zero, i.e. floor(a*b/2^31 + 1/2): ties go toward +infinity
- * (-0.5 -> 0, -1.5 -> -1), exactly as gemmlowp, TFLite and CMSIS-NN compute it.
- * The one overflowing case, a == b == INT32_MIN (result 2^31), saturates to INT32_MAX.
- * Proof of range: |a*b| <= 2^62, so the int64 product and the nudge cannot overflow; the
- * quotient fits int32 except for the saturated case. */
-QCC_RT_INLINE int32_t qcc_srdhm(int32_t a, int32_t b) {
-    if (a == INT32_MIN && b == INT32_MIN)
-        return INT32_MAX;
-    int64_t ab = (int64_t)a * (int64_t)b;
-    int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    int64_t q = (ab + nudge) / ((int64_t)1 << 31); /* C division truncates toward zero */
-    return (int32_t)q;
-}
-
-/* gemmlowp RoundingDivideByPOT: round(x / 2^exponent), ties away from zero,
- * exponent in [0, 31]. Arithmetic shift of a negative value is implementation-defined in
- * C99, so the shift is done on the magnitude's two's complement bits explicitly. */
-QCC_RT_INLINE int32_t qcc_rdivpot(int32_t x, int exponent) {
-    int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
-    int32_t remainder = x & mask;
-    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    int32_t floor_div = (int32_t)((x - remainder) / ((int64_t)1 << exponent));
-    return floor_div + (remainder > threshold ? 1 : 0);
-}
-
-/* TFLite MultiplyByQuantizedMultiplier: x * m0 * 2^(shift-31) with m0 a Q31 mantissa in
- * [2^30, 2^31) and shift in [-31, 30]. Two roundings (the high multiply, then the shift),
- * exactly as TFLite Micro and CMSIS-NN do, so results are bit-identical with them; it can
- * differ by one from a single exact rounding of x*M when the first rounding lands on a tie
- * of the second (documented in the README, tested against a 64-bit reference). The left
- * shift saturates instead of wrapping. */
+/* x * m0 * 2^(shift-31), rounded ONCE, half to even, saturated to int32; m0 is a Q31
+ * mantissa in [2^30, 2^31) (or 0) and shift in [-31, 30].
+ * Why one rounding: TFLite's two-step form (a rounding high multiply, then a rounding shift)
+ * rounds twice, and with power-of-two multipliers (M = 1/4: 1*M = 0.25 becomes 0.5 after the
+ * first step and 1 after the second) that error is systematic, not a rare tie: on a model
+ * quantized with power-of-two scales it drifted 21 output steps from ONNX Runtime. Half to
+ * even is ONNX Runtime's rule, so where its float multiplier is exact (powers of two) the
+ * two agree bit for bit.
+ * Range: |x * m0| < 2^62 fits int64; the shift count s = 31 - shift is in [1, 62]. The
+ * magnitude is rounded (half-even is symmetric), so no negative value is ever shifted. */
 QCC_RT_INLINE int32_t qcc_mul_q31(int32_t x, int32_t m0, int32_t shift) {
-    int32_t left = shift > 0 ? shift : 0;
-    int32_t right = shift > 0 ? 0 : -shift;
-    int64_t shifted = (int64_t)x * ((int64_t)1 << left);
-    if (shifted > INT32_MAX)
-        shifted = INT32_MAX;
-    if (shifted < INT32_MIN)
-        shifted = INT32_MIN;
-    return qcc_rdivpot(qcc_srdhm((int32_t)shifted, m0), (int)right);
+    int64_t prod = (int64_t)x * (int64_t)m0;
+    int s = 31 - (int)shift;
+    uint64_t mag = prod < 0 ? (uint64_t)0 - (uint64_t)prod : (uint64_t)prod;
+    uint64_t q = mag >> s;
+    uint64_t rem = mag & ((((uint64_t)1) << s) - 1u);
+    uint64_t half = ((uint64_t)1) << (s - 1);
+    q += (rem > half || (rem == half && (q & 1u))) ? 1u : 0u;
+    if (q > (uint64_t)INT32_MAX)
+        return prod < 0 ? INT32_MIN : INT32_MAX; /* saturate (|INT32_MIN| also lands here) */
+    return prod < 0 ? -(int32_t)q : (int32_t)q;
 }
 
 /* Round half to even for |v| < 2^23 without libm: adding 2^23 pushes the fraction out of

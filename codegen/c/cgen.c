@@ -9,25 +9,20 @@
 #include <string.h>
 
 const char *cg_fmt(CGen *cg, const char *fmt, ...) {
-    char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    int len = vsnprintf(buf, sizeof buf, fmt, ap);
+    const char *s = arena_vprintf(cg->g->arena, fmt, ap);
     va_end(ap);
-    QCC_ASSERT(len >= 0 && (size_t)len < sizeof buf);
-    return arena_strdup(cg->g->arena, buf);
+    return s;
 }
 
 void cg_line(CGen *cg, int indent, const char *fmt, ...) {
     for (int i = 0; i < indent; i++)
         sb_puts(cg->sb, "    ");
-    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    int len = vsnprintf(buf, sizeof buf, fmt, ap);
+    sb_vprintf(cg->sb, fmt, ap);
     va_end(ap);
-    QCC_ASSERT(len >= 0 && (size_t)len < sizeof buf);
-    sb_puts(cg->sb, buf);
     sb_putc(cg->sb, '\n');
 }
 

@@ -1,7 +1,7 @@
 /* movement.c: C bodies of the dtype-generic data movement ops: Concat, Reshape, Flatten,
  * Squeeze, Unsqueeze, Identity (copies), Transpose, Pad (constant/edge/reflect/wrap),
- * Resize (nearest any dtype; linear float only), Gather; MaxPool and GlobalMaxPool come from
- * fkernels_pool.c. Nothing here does arithmetic on the values, so quantized tensors (equal
+ * Resize (nearest any dtype; linear float only), Gather, Slice; MaxPool and GlobalMaxPool
+ * come from fkernels_pool.c. Nothing here does arithmetic on the values, so quantized tensors (equal
  * input and output QParams) go through the same text. */
 #include "cgen.h"
 
@@ -365,6 +365,47 @@ static bool mv_gather(CGen *cg, const Node *n) {
     return true;
 }
 
+/* SLICE: output index o along axis d reads input start[d] + o*step[d] (normalised and
+ * clamped by shape inference, steps possibly negative), so the input index is one constant
+ * base plus a signed stride per output loop; no bounds checks are needed. */
+static bool mv_slice(CGen *cg, const Node *n) {
+    const Tensor *x = mv_tensor(cg, n->in[0]), *y = mv_tensor(cg, n->out[0]);
+    const SliceAttr *a = &n->a.slice;
+    if (x->rank != y->rank)
+        return diag_error(cg->d, "node '%s' (Slice): input and output ranks differ", n->name);
+    if (tensor_numel(y) == 0)
+        return true;    /* an empty slice: nothing to copy */
+    int64_t xst[QCC_MAX_RANK], yst[QCC_MAX_RANK], base = 0;
+    mv_strides(x, xst);
+    mv_strides(y, yst);
+    /* terms[] holds " + d0 * 42 - d3 * 2" (a reversed axis reads as a subtraction) */
+    char terms[MV_BUF] = "", yi[MV_BUF] = "", var[16];
+    for (int d = 0; d < y->rank; d++) {
+        base += a->start[d] * xst[d];
+        cg_line(cg, 1 + d, "for (int d%d = 0; d%d < %lld; d%d++)%s", d, d,
+                (long long)y->shape[d], d, d + 1 < y->rank ? " {" : "");
+        snprintf(var, sizeof var, "d%d", d);
+        mv_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
+        int64_t st = y->shape[d] > 1 ? a->step[d] * xst[d] : 0, mag = st < 0 ? -st : st;
+        size_t len = strlen(terms);
+        if (st != 0)
+            snprintf(terms + len, sizeof terms - len, " %c %s", st < 0 ? '-' : '+', var);
+        len = strlen(terms);
+        if (mag > 1)
+            snprintf(terms + len, sizeof terms - len, " * %lld", (long long)mag);
+    }
+    char xi[MV_BUF];
+    if (base == 0 && strncmp(terms, " + ", 3) == 0)
+        snprintf(xi, sizeof xi, "%s", terms + 3);
+    else
+        snprintf(xi, sizeof xi, "%lld%s", (long long)base, terms);
+    cg_line(cg, 1 + y->rank, "%s[%s] = %s[%s];", cg_out(cg, n, 0), yi[0] ? yi : "0",
+            cg_in(cg, n, 0), xi);
+    for (int d = y->rank - 2; d >= 0; d--)
+        cg_line(cg, 1 + d, "}");
+    return true;
+}
+
 KernelFn cg_movement_kernel(Op op) {
     switch (op) {
     case OP_RESHAPE: case OP_FLATTEN: case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_IDENTITY:
@@ -374,6 +415,7 @@ KernelFn cg_movement_kernel(Op op) {
     case OP_PAD: return mv_pad;
     case OP_RESIZE: return mv_resize;
     case OP_GATHER: return mv_gather;
+    case OP_SLICE: return mv_slice;
     case OP_MAX_POOL: return cg_pool_window;
     case OP_GLOBAL_MAX_POOL: return cg_pool_global_max;
     default: return NULL;

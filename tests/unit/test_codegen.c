@@ -438,23 +438,17 @@ static void expect_q(double got, double real, int32_t zy, int32_t lo, int32_t hi
 }
 
 /* Reference requantization of an int32 accumulator with entry i of m, written from the
- * definitions: fixed = gemmlowp's SaturatingRoundingDoublingHighMul (round half up) then
- * RoundingDivideByPOT (round half away from zero), in 64 bits; float = ONNX Runtime's
- * MlasRequantizeOutput (float product, clamp, round half to even). Then + zy, clamped. */
+ * definitions: fixed = one rounding, half to even, of acc * m0 * 2^(shift-31) (exact in
+ * long double: 64-bit mantissa); float = ONNX Runtime's MlasRequantizeOutput (float product,
+ * clamp, round half to even). Then + zy, clamped. */
 static long ref_requant(long acc, const Multiplier *m, int i, RequantMode mode, int32_t zy,
                         int32_t lo, int32_t hi) {
     long v;
     if (mode == REQUANT_FIXED) {
-        int left = m->shift[i] > 0 ? m->shift[i] : 0, right = m->shift[i] > 0 ? 0 : -m->shift[i];
-        int64_t x = (int64_t)acc * ((int64_t)1 << left);
-        int64_t ab = x * m->m0[i];
-        int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : 1 - ((int64_t)1 << 30);
-        int64_t high = (ab + nudge) / ((int64_t)1 << 31); /* C division truncates */
-        if (right > 0) {
-            int64_t half = (int64_t)1 << (right - 1);
-            high = high >= 0 ? (high + half) >> right : -((-high + half) >> right);
-        }
-        v = (long)high + zy;
+        long double exact = ldexpl((long double)acc * (long double)m->m0[i], m->shift[i] - 31);
+        long double r = nearbyintl(exact);
+        r = r > INT32_MAX ? INT32_MAX : r < INT32_MIN ? INT32_MIN : r;
+        v = (long)r + zy;
     } else {
         volatile float f = (float)acc * m->f[i];
         f = f < (float)(lo - zy) ? (float)(lo - zy) : f > (float)(hi - zy) ? (float)(hi - zy) : f;

@@ -3,12 +3,8 @@
  * mantissa: every int32 x int32 product is exact); float helpers against libm's nearbyint in
  * round-to-nearest mode (the ONNX rule). Random cases come from a fixed-seed xorshift so
  * failures reproduce.
- * Rounding rules, as gemmlowp / TFLite / CMSIS-NN actually compute them:
- *  - SaturatingRoundingDoublingHighMul: round(a*b / 2^31) with ties toward +infinity. Its
- *    nudge is 2^30 for a positive product but 1 - 2^30 for a negative one, followed by a
- *    division that truncates toward zero: -0.5 -> 0, -1.5 -> -1 (not away from zero, as it
- *    is often described).
- *  - RoundingDivideByPOT: round(x / 2^e) with ties away from zero. */
+ * Fixed-point multiply: one rounding of the exact product x*m0*2^(shift-31), half to even
+ * (ONNX Runtime's rule), saturated to int32. */
 #include <fenv.h>
 #include <float.h>
 #include <math.h>
@@ -71,28 +67,14 @@ static int32_t rng_int32(void) {
 
 /* ---- references ------------------------------------------------------------------------ */
 
-/* floor(a*b / 2^31 + 1/2): exact, the quotient has at most 62 significant bits. */
-static int32_t ref_srdhm(int32_t a, int32_t b) {
-    if (a == INT32_MIN && b == INT32_MIN)
-        return INT32_MAX; /* 2^31 saturates */
-    long double q = floorl(ldexpl((long double)a * (long double)b, -31) + 0.5L);
-    return (int32_t)q;
-}
-
-static int32_t ref_rdivpot(int32_t x, int e) {
-    return (int32_t)roundl(ldexpl((long double)x, -e));
-}
-
 static int32_t ref_sat32(long double v) {
     return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
 }
 
-/* TFLite's two-step definition (MultiplyByQuantizedMultiplier): saturating left shift,
- * rounding high multiply, rounding right shift. */
+/* The exact product scaled by a power of two is exact in long double (64-bit mantissa);
+ * nearbyintl in the default rounding mode rounds it half to even. */
 static int32_t ref_mul_q31(int32_t x, int32_t m0, int32_t shift) {
-    int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
-    int32_t shifted = ref_sat32(ldexpl((long double)x, left));
-    return ref_rdivpot(ref_srdhm(shifted, m0), right);
+    return ref_sat32(nearbyintl(ldexpl((long double)x * (long double)m0, shift - 31)));
 }
 
 /* ONNX QuantizeLinear: saturate(nearbyint(x / scale) + zp), the division in float. NaN maps
@@ -113,91 +95,6 @@ static int32_t ref_requant_f(int32_t acc, float m, int32_t zp, int32_t lo, int32
 }
 
 /* ---- integer helpers ------------------------------------------------------------------- */
-
-static void test_srdhm_random(void **state) {
-    (void)state;
-    rng_seed(1);
-    for (int i = 0; i < NRANDOM; i++) {
-        int32_t a = rng_int32(), b = rng_int32();
-        int32_t got = qcc_srdhm(a, b), want = ref_srdhm(a, b);
-        CHECK(got == want, "srdhm(%ld, %ld) = %ld, want %ld", (long)a, (long)b, (long)got,
-              (long)want);
-    }
-}
-
-static void test_srdhm_edges(void **state) {
-    (void)state;
-    const int32_t v[] = {INT32_MIN, INT32_MIN + 1, -(1 << 30), -3, -2, -1, 0, 1, 2, 3,
-                         1 << 30, (1 << 30) + 1, INT32_MAX - 1, INT32_MAX};
-    int n = (int)(sizeof v / sizeof v[0]);
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < n; k++)
-            CHECK(qcc_srdhm(v[i], v[k]) == ref_srdhm(v[i], v[k]), "srdhm(%ld, %ld)",
-                  (long)v[i], (long)v[k]);
-    CHECK(qcc_srdhm(INT32_MIN, INT32_MIN) == INT32_MAX, "saturation");
-    CHECK(qcc_srdhm(INT32_MAX, INT32_MAX) == INT32_MAX - 1, "(2^31-1)^2 / 2^31");
-    CHECK(qcc_srdhm(INT32_MIN, INT32_MAX) == INT32_MIN + 1, "-2^31 (2^31-1) / 2^31");
-}
-
-/* a*b = o * 2^30 with o odd is exactly o/2 after the division: a tie, rounded up to
- * (o+1)/2 for either sign. The expected value is written out, not taken from the reference. */
-static void test_srdhm_ties(void **state) {
-    (void)state;
-    rng_seed(2);
-    for (int i = 0; i < 100000; i++) {
-        int j = (int)rng_range(0, 30);
-        int64_t lim = ((int64_t)1 << (30 - j)) - 1; /* |o * 2^j| stays below 2^31 */
-        int64_t o = rng_range(-lim, lim) | 1;
-        int32_t a = (int32_t)(o * ((int64_t)1 << j)), b = (int32_t)((int64_t)1 << (30 - j));
-        int32_t want = (int32_t)((o + 1) / 2);
-        CHECK(qcc_srdhm(a, b) == want, "tie srdhm(%ld, %ld) = %ld, want %ld", (long)a,
-              (long)b, (long)qcc_srdhm(a, b), (long)want);
-        CHECK(qcc_srdhm(b, a) == want, "tie srdhm commuted");
-    }
-    CHECK(qcc_srdhm(1, 1 << 30) == 1, "0.5 -> 1");
-    CHECK(qcc_srdhm(-1, 1 << 30) == 0, "-0.5 -> 0 (gemmlowp: ties toward +inf)");
-    CHECK(qcc_srdhm(-3, 1 << 30) == -1, "-1.5 -> -1");
-    CHECK(qcc_srdhm(-5, 1 << 30) == -2, "-2.5 -> -2");
-}
-
-static void test_rdivpot_random(void **state) {
-    (void)state;
-    rng_seed(3);
-    for (int i = 0; i < NRANDOM; i++) {
-        int32_t x = rng_int32();
-        int e = (int)rng_range(0, 31);
-        int32_t got = qcc_rdivpot(x, e), want = ref_rdivpot(x, e);
-        CHECK(got == want, "rdivpot(%ld, %d) = %ld, want %ld", (long)x, e, (long)got,
-              (long)want);
-    }
-}
-
-static void test_rdivpot_edges_and_ties(void **state) {
-    (void)state;
-    const int32_t v[] = {INT32_MIN, INT32_MIN + 1, -(1 << 30) - 1, -(1 << 30), -3, -2, -1, 0,
-                         1, 2, 3, 1 << 30, (1 << 30) + 1, INT32_MAX - 1, INT32_MAX};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        for (int e = 0; e <= 31; e++)
-            CHECK(qcc_rdivpot(v[i], e) == ref_rdivpot(v[i], e), "rdivpot(%ld, %d) = %ld",
-                  (long)v[i], e, (long)qcc_rdivpot(v[i], e));
-    /* x = (2k+1) * 2^(e-1): x / 2^e = k + 1/2 exactly; away from zero gives k+1 or k. */
-    rng_seed(4);
-    for (int i = 0; i < 100000; i++) {
-        int e = (int)rng_range(1, 31);
-        int64_t lim = (int64_t)1 << (31 - e); /* keeps x in [-2^31, 2^31) */
-        int64_t k = rng_range(-lim, lim - 1);
-        int64_t x = (2 * k + 1) * ((int64_t)1 << (e - 1));
-        int32_t want = (int32_t)(x > 0 ? k + 1 : k);
-        CHECK(qcc_rdivpot((int32_t)x, e) == want, "tie rdivpot(%lld, %d) = %ld, want %ld",
-              (long long)x, e, (long)qcc_rdivpot((int32_t)x, e), (long)want);
-    }
-    CHECK(qcc_rdivpot(-1, 1) == -1, "-1/2 rounds away from zero");
-    CHECK(qcc_rdivpot(1, 1) == 1, "1/2 rounds away from zero");
-    CHECK(qcc_rdivpot(-3, 1) == -2, "-3/2");
-    CHECK(qcc_rdivpot(INT32_MIN, 31) == -1, "-2^31 / 2^31");
-    CHECK(qcc_rdivpot(1 << 30, 31) == 1, "2^30 / 2^31 = 1/2 -> 1");
-    CHECK(qcc_rdivpot(-(1 << 30), 31) == -1, "-1/2 -> -1");
-}
 
 static int32_t rng_m0(void) {
     return (int32_t)rng_range((int64_t)1 << 30, ((int64_t)1 << 31) - 1);
@@ -228,43 +125,31 @@ static void test_mul_q31_edges(void **state) {
                       "mul_q31(%ld, %ld, %ld) = %ld, want %ld", (long)xs[i], (long)m0s[k],
                       (long)s, (long)qcc_mul_q31(xs[i], m0s[k], s),
                       (long)ref_mul_q31(xs[i], m0s[k], s));
-    /* m0 = 2^30 is exactly 1/2: x * 2^(s-1), a single rounding */
-    CHECK(qcc_mul_q31(7, 1 << 30, 0) == 4, "7/2 -> 4");
-    CHECK(qcc_mul_q31(-7, 1 << 30, 0) == -3, "-7/2 -> -3 (high multiply: ties up)");
-    CHECK(qcc_mul_q31(-7, 1 << 30, -1) == -2, "-7/4: -3.5 -> -3, then -1.5 -> -2 (away)");
+    /* m0 = 2^30 is exactly 1/2, so x * 2^(s-1) with one rounding, ties to even */
+    CHECK(qcc_mul_q31(7, 1 << 30, 0) == 4, "7/2 = 3.5 -> 4");
+    CHECK(qcc_mul_q31(5, 1 << 30, 0) == 2, "5/2 = 2.5 -> 2 (even)");
+    CHECK(qcc_mul_q31(-7, 1 << 30, 0) == -4, "-3.5 -> -4");
+    CHECK(qcc_mul_q31(-5, 1 << 30, 0) == -2, "-2.5 -> -2");
     CHECK(qcc_mul_q31(7, 1 << 30, 1) == 7, "7 * 1");
-    CHECK(qcc_mul_q31(INT32_MAX, 1 << 30, 30) == INT32_MAX / 2 + 1, "left shift saturates");
-    CHECK(qcc_mul_q31(INT32_MIN, 1 << 30, 30) == INT32_MIN / 2, "negative saturation");
+    CHECK(qcc_mul_q31(INT32_MAX, 1 << 30, 30) == INT32_MAX, "saturates high");
+    CHECK(qcc_mul_q31(INT32_MIN, 1 << 30, 30) == INT32_MIN, "saturates low");
+    CHECK(qcc_mul_q31(INT32_MIN, 1 << 30, 1) == INT32_MIN, "-2^31 * 1 is representable");
+    CHECK(qcc_mul_q31(0, 0, 0) == 0, "zero multiplier");
 }
 
-/* The documented double-rounding property: compared with one exact rounding of
- * x * m0 * 2^(s-31) the two-step result is off by at most one, and only on ties of the
- * second rounding. Measured over random triples without left-shift saturation. */
-static void test_mul_q31_vs_single_rounding(void **state) {
+/* The reason for one rounding: with M = 1/4 (m0 2^30, shift -1) TFLite's two-step form maps
+ * 1 -> 0.5 -> 1 and -3 -> -1.5 -> -2; the exact products 0.25 and -0.75 round to 0 and -1. */
+static void test_mul_q31_power_of_two_multiplier(void **state) {
     (void)state;
-    rng_seed(6);
-    long differ = 0, checked = 0;
-    for (int i = 0; i < NRANDOM; i++) {
-        int32_t x = rng_int32(), m0 = rng_m0();
-        int32_t shift = (int32_t)rng_range(-31, 30);
-        long double xl = ldexpl((long double)x, shift > 0 ? shift : 0);
-        if (xl > INT32_MAX || xl < INT32_MIN)
-            continue; /* saturated left shift: a different (documented) regime */
-        long double exact = roundl(ldexpl((long double)x * (long double)m0, shift - 31));
-        long double got = qcc_mul_q31(x, m0, shift);
-        long double diff = got - exact;
-        CHECK(diff >= -1 && diff <= 1, "mul_q31(%ld, %ld, %ld) = %.0Lf, exact %.0Lf",
-              (long)x, (long)m0, (long)shift, got, exact);
-        differ += diff != 0;
-        checked++;
+    for (int32_t acc = -1000; acc <= 1000; acc++) {
+        long double exact = nearbyintl((long double)acc / 4.0L);
+        CHECK(qcc_mul_q31(acc, 1 << 30, -1) == (int32_t)exact, "%ld / 4 = %ld, want %.0Lf",
+              (long)acc, (long)qcc_mul_q31(acc, 1 << 30, -1), exact);
     }
-    /* The bound is tight: x*m0/2^31 = 1 - 2^-31 rounds to 1 in the high multiply, and 1/2 is
-     * then a tie rounded away to 1, while one rounding of (1 - 2^-31)/2 gives 0. */
-    CHECK(qcc_mul_q31(1, INT32_MAX, -1) == 1, "two-step result");
-    CHECK(roundl(ldexpl((long double)INT32_MAX, -32)) == 0, "single rounding");
-    print_message("mul_q31: %ld of %ld random triples differ by one from a single rounding\n",
-                  differ, checked);
-    CHECK(checked > NRANDOM / 2, "too few unsaturated triples");
+    CHECK(qcc_mul_q31(1, 1 << 30, -1) == 0, "0.25 -> 0");
+    CHECK(qcc_mul_q31(-3, 1 << 30, -1) == -1, "-0.75 -> -1");
+    CHECK(qcc_mul_q31(2, 1 << 30, -1) == 0, "0.5 -> 0 (even)");
+    CHECK(qcc_mul_q31(6, 1 << 30, -1) == 2, "1.5 -> 2 (even)");
 }
 
 /* ---- float helpers --------------------------------------------------------------------- */
@@ -400,14 +285,9 @@ static void test_requant_q31_no_overflow(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_srdhm_random),
-        cmocka_unit_test(test_srdhm_edges),
-        cmocka_unit_test(test_srdhm_ties),
-        cmocka_unit_test(test_rdivpot_random),
-        cmocka_unit_test(test_rdivpot_edges_and_ties),
         cmocka_unit_test(test_mul_q31_random),
         cmocka_unit_test(test_mul_q31_edges),
-        cmocka_unit_test(test_mul_q31_vs_single_rounding),
+        cmocka_unit_test(test_mul_q31_power_of_two_multiplier),
         cmocka_unit_test(test_rint),
         cmocka_unit_test(test_quantize),
         cmocka_unit_test(test_requant_f),
