@@ -351,5 +351,8 @@ bool graph_verify(const Graph *g, Diag *d, const char *after_pass);
  * ------------------------------------------------------------------------------------- */
 
 void graph_print(const Graph *g, StrBuf *sb);
+/* The node's attributes as " name=value..." (rank: of its first input), shared by the IR
+ * dump and the comments of generated code. */
+void node_print_attrs(const Node *n, int rank, StrBuf *sb);
 
 #endif

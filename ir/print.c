@@ -48,7 +48,7 @@ static void print_ints(StrBuf *sb, const char *label, const int64_t *v, int n) {
         sb_printf(sb, "%s%lld", i ? "," : "", (long long)v[i]);
 }
 
-static void print_attrs(const Node *n, StrBuf *sb) {
+void node_print_attrs(const Node *n, int rank, StrBuf *sb) {
     const Attr *a = &n->a;
     switch (n->op) {
     case OP_CONV: case OP_CONV_TRANSPOSE: case OP_MAX_POOL: case OP_AVG_POOL:
@@ -60,8 +60,36 @@ static void print_attrs(const Node *n, StrBuf *sb) {
         print_ints(sb, "pad", a->conv.pad, 2 * s);
         if (a->conv.group != 1)
             sb_printf(sb, " group=%lld", (long long)a->conv.group);
+        if (a->conv.ceil_mode)
+            sb_puts(sb, " ceil_mode");
+        if (n->op == OP_AVG_POOL && a->conv.count_include_pad)
+            sb_puts(sb, " count_include_pad");
         break;
     }
+    case OP_SLICE:
+        print_ints(sb, "start", a->slice.start, rank);
+        print_ints(sb, "step", a->slice.step, rank);
+        break;
+    case OP_PAD:
+        print_ints(sb, "pads", a->pad.pads, 2 * rank);
+        sb_printf(sb, " mode=%s", a->pad.mode == PAD_CONSTANT ? "constant"
+                                  : a->pad.mode == PAD_REFLECT ? "reflect"
+                                  : a->pad.mode == PAD_EDGE ? "edge" : "wrap");
+        break;
+    case OP_RESIZE:
+        sb_printf(sb, " mode=%s scales=", a->resize.mode == RESIZE_NEAREST ? "nearest"
+                                          : a->resize.mode == RESIZE_LINEAR ? "linear"
+                                                                            : "cubic");
+        for (int i = 0; i < rank; i++) {
+            if (i)
+                sb_putc(sb, ',');
+            sb_float(sb, a->resize.scales[i]);
+        }
+        break;
+    case OP_BATCHNORM:
+        sb_puts(sb, " epsilon=");
+        sb_float(sb, a->bn.epsilon);
+        break;
     case OP_GEMM: case OP_QGEMM:
         sb_printf(sb, " transA=%d transB=%d alpha=", a->gemm.trans_a, a->gemm.trans_b);
         sb_float(sb, a->gemm.alpha);
@@ -72,7 +100,8 @@ static void print_attrs(const Node *n, StrBuf *sb) {
     case OP_QLINEAR_SOFTMAX:
         sb_printf(sb, " axis=%lld", (long long)a->axis.axis);
         break;
-    case OP_TRANSPOSE: case OP_SQUEEZE: case OP_UNSQUEEZE:
+    case OP_TRANSPOSE: case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_REDUCE_MAX:
+    case OP_REDUCE_MIN:
         if (a->axes.naxes >= 0)
             print_ints(sb, "axes", a->axes.axes, a->axes.naxes);
         break;
@@ -104,7 +133,7 @@ static void print_node(const Graph *g, int id, StrBuf *sb) {
     for (int k = 0; k < n->nout; k++)
         sb_printf(sb, "%s%%%d", k ? ", " : "", n->out[k]);
     sb_putc(sb, ')');
-    print_attrs(n, sb);
+    node_print_attrs(n, n->nin && n->in[0] >= 0 ? g->tensors[n->in[0]].rank : 0, sb);
     if (n->q.nbias)
         sb_printf(sb, " c3[%d]", n->q.nbias);
     if (n->q.nmul)

@@ -1,8 +1,8 @@
 /* movement.c: C bodies of the dtype-generic data movement ops: Concat, Reshape, Flatten,
  * Squeeze, Unsqueeze, Identity (copies), Transpose, Pad (constant/edge/reflect/wrap),
  * Resize (nearest any dtype; linear float only), Gather, Slice; MaxPool and GlobalMaxPool
- * come from fkernels_pool.c. Nothing here does arithmetic on the values, so quantized tensors (equal
- * input and output QParams) go through the same text. */
+ * come from fkernels_pool.c. Nothing here does arithmetic on the values, so quantized
+ * tensors (equal input and output QParams) go through the same text. */
 #include "cgen.h"
 
 #include <math.h>

@@ -160,35 +160,13 @@ static KernelFn pick_kernel(const Graph *g, const Node *n) {
     return fn ? fn : cg_movement_kernel(n->op);
 }
 
-static void put_attrs(StrBuf *sb, const Node *n) {
-    const ConvAttr *c = &n->a.conv;
-    switch (n->op) {
-    case OP_CONV: case OP_CONV_TRANSPOSE: case OP_MAX_POOL: case OP_AVG_POOL:
-        sb_puts(sb, " * attrs: kernel");
-        for (int i = 0; i < c->nspatial; i++)
-            sb_printf(sb, "%s%lld", i ? "x" : " ", (long long)c->kernel[i]);
-        sb_puts(sb, " stride");
-        for (int i = 0; i < c->nspatial; i++)
-            sb_printf(sb, "%s%lld", i ? "x" : " ", (long long)c->stride[i]);
-        sb_puts(sb, " dilation");
-        for (int i = 0; i < c->nspatial; i++)
-            sb_printf(sb, "%s%lld", i ? "x" : " ", (long long)c->dilation[i]);
-        sb_puts(sb, " pads");
-        for (int i = 0; i < 2 * c->nspatial; i++)
-            sb_printf(sb, "%s%lld", i ? "," : " ", (long long)c->pad[i]);
-        sb_printf(sb, " group %lld%s%s\n", (long long)c->group,
-                  c->ceil_mode ? " ceil_mode" : "",
-                  c->count_include_pad ? " count_include_pad" : "");
-        break;
-    case OP_GEMM:
-        sb_printf(sb, " * attrs: trans_a %d trans_b %d\n", n->a.gemm.trans_a, n->a.gemm.trans_b);
-        break;
-    case OP_SOFTMAX: case OP_CONCAT: case OP_QUANTIZE: case OP_DEQUANTIZE: case OP_FLATTEN:
-        sb_printf(sb, " * attrs: axis %lld\n", (long long)n->a.axis.axis);
-        break;
-    default:
-        break;
-    }
+static void put_attrs(StrBuf *sb, const Graph *g, const Node *n) {
+    StrBuf attrs;
+    sb_init(&attrs);
+    node_print_attrs(n, n->nin && n->in[0] >= 0 ? g->tensors[n->in[0]].rank : 0, &attrs);
+    if (attrs.len)
+        sb_printf(sb, " * attrs:%s\n", attrs.data);
+    sb_free(&attrs);
 }
 
 static void put_node_comment(Frame *f, StrBuf *sb, int idx) {
@@ -216,7 +194,7 @@ static void put_node_comment(Frame *f, StrBuf *sb, int idx) {
         put_tensor_desc(sb, &g->tensors[n->out[k]]);
         sb_putc(sb, '\n');
     }
-    put_attrs(sb, n);
+    put_attrs(sb, g, n);
     if (node_is_quantized(g, n) && n->q.nmul > 0)
         sb_printf(sb, " * requant: %s, %d multiplier(s), clamp [%ld, %ld]\n",
                   f->cg.o->requant == REQUANT_FLOAT ? "float (ONNX Runtime)" : "fixed Q31",

@@ -57,6 +57,7 @@ op_of() {
     test_transpose_*) echo Transpose ;;
     test_constant_pad*|test_edge_pad|test_reflect_pad|test_wrap_pad|test_pad*) echo Pad ;;
     test_resize_*) echo Resize ;;
+    test_slice*) echo Slice ;;
     test_quantizelinear*) echo QuantizeLinear ;;
     test_dequantizelinear*) echo DequantizeLinear ;;
     test_dynamicquantizelinear*) echo DynamicQuantizeLinear ;;

@@ -485,6 +485,26 @@ static void test_fold_arith_transpose(void **state) {
     assert_memory_equal(g->tensors[graph_find_tensor(g, "q")].data, wq, sizeof wq);
 }
 
+/* Slice (opset 13) on [4,6]: axis 0 takes 1..3 -> 2 rows; axis 1 starts at -1 (= 5), ends at
+ * -7 (below -6: clamped to -1 for a negative step) with step -2 -> columns 5, 3, 1. */
+static void test_slice_negative_step(void **state) {
+    Fixture *f = *state;
+    Graph *g = &f->g;
+    g->opset = 13;
+    int x = add_input(g, "x", DT_FLOAT, 2, (int64_t[]){4, 6});
+    int starts = add_ints(g, "starts", 2, (int64_t[]){1, -1});
+    int ends = add_ints(g, "ends", 2, (int64_t[]){3, -7});
+    int axes = add_ints(g, "axes", 2, (int64_t[]){0, 1});
+    int steps = add_ints(g, "steps", 2, (int64_t[]){1, -2});
+    int n = add_node(g, OP_SLICE, "sl", "y", x, starts, ends, axes, steps, -2);
+    assert_true(infer(f));
+    assert_shape(g, "y", 2, (int64_t[]){2, 3});
+    assert_int_equal(g->nodes[n].a.slice.start[0], 1);
+    assert_int_equal(g->nodes[n].a.slice.start[1], 5);
+    assert_int_equal(g->nodes[n].a.slice.step[0], 1);
+    assert_int_equal(g->nodes[n].a.slice.step[1], -2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -508,6 +528,7 @@ int main(void) {
         T(test_fold_shape_plumbing),
         T(test_infer_folds_dynamic_flatten),
         T(test_fold_arith_transpose),
+        T(test_slice_negative_step),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
