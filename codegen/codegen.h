@@ -51,6 +51,7 @@
 typedef struct CodegenOptions {
     const char *name;        /* symbol prefix: <name>_run, <NAME>_ARENA_SIZE */
     const char *header_name; /* file name model.c includes ("model.h") */
+    const char *source_name; /* file name of the source itself, for its banner ("model.c") */
     RequantMode requant;     /* which multiplier form to emit */
     bool arena_caller;       /* --arena=caller: _run takes the arena pointer */
 } CodegenOptions;

@@ -606,7 +606,7 @@ static bool emit_c(const Graph *g, const CodegenOptions *o, StrBuf *src, StrBuf 
         for (int i = 0; i < g->nnodes; i++)
             put_node_arrays(&f, &consts, i);
         put_header(&f, hdr);
-        put_banner(&f, src, "model.c");
+        put_banner(&f, src, o->source_name ? o->source_name : "model.c");
         sb_printf(src, "#include \"%s\"\n", o->header_name ? o->header_name : "model.h");
         if (f.cg.need_math)
             sb_puts(src, "#include <math.h>\n");
