@@ -10,6 +10,14 @@
  *   QUANTIZE   in[0] float -> out[0] int8/uint8 (out's QParams, per tensor or per axis):
  *              round half to even, add zero point, saturate.
  *   DEQUANTIZE in[0] int (its QParams) -> out[0] float: scale * (q - zp).
+ *   QUANTIZE / DEQUANTIZE with nin > 1: the parameters are inputs, not QParams, because the
+ *              scale or zero point is computed at run time (DynamicQuantizeLinear's expanded
+ *              body) or the node is blocked (a.axis.block_size > 0). in[1] float scale, in[2]
+ *              absent or the zero point (its type; one element serves every scale), each a
+ *              run-time tensor or a constant. Scale per tensor (one element), per axis (1-d
+ *              along a.axis) or blocked (x's shape with ceil(dim / block_size) entries along
+ *              a.axis). lower_qop attaches no QParams for it (a QUANTIZE's int output is
+ *              a plain tensor), same arithmetic as above, never a _run_q boundary.
  *   DYNAMIC_QUANTIZE in[0] float -> out[0] uint8, out[1] float scale [], out[2] uint8 zp [].
  *
  * Quantized ops (node_is_quantized(): out[0] int8/uint8 with QParams, or int32 for

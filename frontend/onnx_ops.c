@@ -132,11 +132,12 @@ static bool read_conv(const AttrCtx *c, Op op) {
     if (a->group < 1)
         return diag_error(c->d, "node '%s' (%s): group must be >= 1", ctx_name(c), ctx_op(c));
     if (op == OP_MAX_POOL) {
-        if (a->storage_order != 0)
-            return diag_error(c->d, "node '%s' (MaxPool): unsupported storage_order=%d",
+        /* storage_order only changes how the optional Indices output (out[1]) flattens */
+        if (a->storage_order != 0 && a->storage_order != 1)
+            return diag_error(c->d, "node '%s' (MaxPool): invalid storage_order=%d",
                               ctx_name(c), a->storage_order);
-        if (c->g->nodes[c->node].nout > 1)
-            return diag_error(c->d, "node '%s' (MaxPool): the Indices output is not supported",
+        if (c->g->nodes[c->node].nout > 2)
+            return diag_error(c->d, "node '%s' (MaxPool): at most 2 outputs (Y, Indices)",
                               ctx_name(c));
     }
     return attr_require(c, "channels_last", 0);
@@ -256,11 +257,19 @@ static bool read_resize(const AttrCtx *c) {
                            v10 ? NEAREST_FLOOR : NEAREST_ROUND_PREFER_FLOOR);
     if (a->mode < 0 || a->coord < 0 || a->nearest < 0)
         return false;
-    if (attr_find(c, "axes"))
-        return diag_error(c->d, "node '%s' (Resize): the axes attribute is not supported",
-                          ctx_name(c));
+    a->cubic_a = attr_float(c, "cubic_coeff_a", -0.75f);
+    a->exclude_outside = attr_int(c, "exclude_outside", 0) != 0;
+    a->extrapolation = attr_float(c, "extrapolation_value", 0.0f);
+    for (int i = 0; i < QCC_MAX_RANK; i++) {
+        a->roi_start[i] = 0.0f;
+        a->roi_end[i] = 1.0f;
+    }
+    /* opset 18: scales/sizes/roi list only these axes; shape inference checks the range */
+    a->naxes = attr_ints(c, "axes", a->axes, QCC_MAX_RANK);
+    if (a->naxes < 0)
+        return false;
     static const char *const policies[] = {"stretch", NULL};
-    return attr_require(c, "exclude_outside", 0) && attr_require(c, "antialias", 0) &&
+    return attr_require(c, "antialias", 0) &&
            attr_enum(c, "keep_aspect_ratio_policy", policies, 0) == 0;
 }
 

@@ -170,7 +170,7 @@ typedef struct ConvAttr {       /* CONV, CONV_TRANSPOSE, MAX_POOL, AVG_POOL */
     int auto_pad;               /* AUTO_PAD_*: resolved into pad[] by shape inference */
     bool ceil_mode;             /* pooling output size rounds up */
     bool count_include_pad;     /* AveragePool: padding counts in the divisor */
-    int storage_order;          /* MaxPool: 0 row major (indices output unsupported) */
+    int storage_order;          /* MaxPool Indices output: 0 row major, 1 column major */
 } ConvAttr;
 
 enum { AUTO_PAD_NOTSET, AUTO_PAD_SAME_UPPER, AUTO_PAD_SAME_LOWER, AUTO_PAD_VALID };
@@ -216,6 +216,13 @@ typedef struct ResizeAttr {     /* RESIZE */
     int coord;                  /* CT_*: coordinate_transformation_mode */
     int nearest;                /* NEAREST_*: nearest_mode */
     float scales[QCC_MAX_RANK]; /* per-axis scale, filled by shape inference */
+    float cubic_a;              /* cubic_coeff_a (ONNX default -0.75) */
+    bool exclude_outside;       /* cubic: taps outside the input weigh 0, rest renormalised */
+    float extrapolation;        /* tf_crop_and_resize: value of samples outside the input */
+    float roi_start[QCC_MAX_RANK]; /* tf_crop_and_resize: crop box per axis (normalised */
+    float roi_end[QCC_MAX_RANK];   /* coordinates), filled by shape inference; 0 and 1 else */
+    int naxes;                  /* opset 18 axes attribute entries (0: scales cover all axes) */
+    int64_t axes[QCC_MAX_RANK]; /* the axes scales/sizes/roi describe, as written (maybe < 0) */
 } ResizeAttr;
 
 typedef struct SliceAttr {      /* SLICE: normalised by shape inference */

@@ -685,36 +685,72 @@ static bool present(Ctx *c, int k) {
     return t && !(tensor_is_const(t) && tensor_numel(t) == 0);
 }
 
+/* Resize: output shape and a.resize.scales[] for every axis from the constant sizes or
+ * scales input (opset 18: only for the axes attribute's axes, the others keep scale 1), and
+ * for tf_crop_and_resize the roi input (starts then ends, same axes) into roi_start/end. */
 static bool infer_resize(Ctx *c) {
     ResizeAttr *a = &c->n->a.resize;
     Tensor *x;
     if (!need(c, 0, &x))
         return false;
     int r = x->rank, si = c->g->opset <= 10 ? 1 : 2, zi = c->g->opset <= 10 ? -1 : 3, nv;
-    int64_t shape[QCC_MAX_RANK];
-    if (zi >= 0 && present(c, zi)) {
-        if (!const_ints(c, zi, "sizes", shape, QCC_MAX_RANK, &nv))
+    int64_t axes[QCC_MAX_RANK], shape[QCC_MAX_RANK], v[QCC_MAX_RANK];
+    int na = a->naxes > 0 ? a->naxes : r;
+    bool seen[QCC_MAX_RANK] = {false};
+    for (int i = 0; i < na; i++) {
+        axes[i] = a->naxes > 0 ? a->axes[i] : i;
+        if (!norm_axis(c, &axes[i], r, "axis"))
             return false;
-        if (nv != r)
-            return fail(c, "%d sizes for input '%s' %s", nv, x->name, TSHP(x));
-        for (int i = 0; i < r; i++) {
-            if (shape[i] < 0 || shape[i] >= MAX_DIM)
-                return fail(c, "invalid sizes %s", shp(r, shape));
-            a->scales[i] = x->shape[i] ? (float)shape[i] / (float)x->shape[i] : 1.0f;
+        if (seen[axes[i]])
+            return fail(c, "axis %lld repeated", (long long)axes[i]);
+        seen[axes[i]] = true;
+    }
+    for (int i = 0; i < r; i++) {
+        shape[i] = x->shape[i];
+        a->scales[i] = 1.0f;
+        a->roi_start[i] = 0.0f;
+        a->roi_end[i] = 1.0f;
+    }
+    if (zi >= 0 && present(c, zi)) {
+        if (!const_ints(c, zi, "sizes", v, QCC_MAX_RANK, &nv))
+            return false;
+        if (nv != na)
+            return fail(c, "%d sizes for %d axes of input '%s' %s", nv, na, x->name, TSHP(x));
+        for (int i = 0; i < na; i++) {
+            int64_t d = axes[i];
+            if (v[i] < 0 || v[i] >= MAX_DIM)
+                return fail(c, "invalid sizes %s", shp(na, v));
+            shape[d] = v[i];
+            a->scales[d] = x->shape[d] ? (float)v[i] / (float)x->shape[d] : 1.0f;
         }
     } else {
+        float f[QCC_MAX_RANK];
         if (!present(c, si))
             return fail(c, "needs scales or sizes");
-        if (!const_floats(c, si, "scales", a->scales, QCC_MAX_RANK, &nv))
+        if (!const_floats(c, si, "scales", f, QCC_MAX_RANK, &nv))
             return false;
-        if (nv != r)
-            return fail(c, "%d scales for input '%s' %s", nv, x->name, TSHP(x));
-        for (int i = 0; i < r; i++) {
+        if (nv != na)
+            return fail(c, "%d scales for %d axes of input '%s' %s", nv, na, x->name,
+                        TSHP(x));
+        for (int i = 0; i < na; i++) {
+            int64_t d = axes[i];
             /* float product truncated, as ONNX Runtime sizes its output (the spec's floor) */
-            float o = floorf((float)x->shape[i] * a->scales[i]);
-            if (!(a->scales[i] > 0.0f) || !(o < (float)MAX_DIM))
-                return fail(c, "invalid scale %g on axis %d", (double)a->scales[i], i);
-            shape[i] = (int64_t)o;
+            float o = floorf((float)x->shape[d] * f[i]);
+            if (!(f[i] > 0.0f) || !(o < (float)MAX_DIM))
+                return fail(c, "invalid scale %g on axis %lld", (double)f[i], (long long)d);
+            a->scales[d] = f[i];
+            shape[d] = (int64_t)o;
+        }
+    }
+    if (a->coord == CT_TF_CROP_AND_RESIZE && c->g->opset >= 11 && present(c, 1)) {
+        float roi[2 * QCC_MAX_RANK];
+        if (!const_floats(c, 1, "roi", roi, 2 * QCC_MAX_RANK, &nv))
+            return false;
+        if (nv != 2 * na)
+            return fail(c, "roi has %d values for %d axes", nv, na);
+        for (int i = 0; i < na; i++) {
+            a->roi_start[axes[i]] = roi[i];
+            a->roi_end[axes[i]] = roi[na + i];
         }
     }
     return set_out(c, 0, x->dtype, r, shape);
@@ -906,6 +942,19 @@ static bool infer_quantize(Ctx *c, DType dt) {
     if (per_axis && a->block_size == 0 && (s->rank != 1 || s->shape[0] != x->shape[a->axis]))
         return fail(c, "scale '%s' %s does not match axis %lld of '%s' %s", s->name, TSHP(s),
                     (long long)a->axis, x->name, TSHP(x));
+    /* blocked (opset 21): x's shape except ceil(dim / block_size) entries along axis */
+    for (int k = 0; a->block_size > 0 && k < x->rank; k++) {
+        int64_t want = k == a->axis ? (x->shape[k] + a->block_size - 1) / a->block_size
+                                    : x->shape[k];
+        if (s->rank != x->rank || s->shape[k] != want)
+            return fail(c, "blocked scale '%s' %s does not match '%s' %s with block_size "
+                        "%lld along axis %lld", s->name, TSHP(s), x->name, TSHP(x),
+                        (long long)a->block_size, (long long)a->axis);
+    }
+    if (a->block_size > 0 && zp && tensor_numel(zp) != 1 &&
+        (zp->rank != s->rank || memcmp(zp->shape, s->shape, (size_t)s->rank * sizeof(int64_t))))
+        return fail(c, "zero point '%s' %s must have the scale's shape %s", zp->name, TSHP(zp),
+                    TSHP(s));
     return copy_out(c, 0, dt, x);
 }
 

@@ -13,12 +13,18 @@
 #include <math.h>
 #include <string.h>
 
+/* A Q/DQ node whose scale and zero point are still inputs (run-time or blocked, lower_qop
+ * left them): it has no QParams to lower with, so every rewrite here leaves it alone. */
+static bool params_are_inputs(const Node *n) {
+    return n->nin > 1;
+}
+
 /* The integer tensor behind a float input: the input of its DequantizeLinear producer, or -1. */
 static int dq_source(const Graph *g, int t) {
     if (t < 0)
         return -1;
     int p = graph_producer(g, t);
-    if (p < 0 || g->nodes[p].op != OP_DEQUANTIZE)
+    if (p < 0 || g->nodes[p].op != OP_DEQUANTIZE || params_are_inputs(&g->nodes[p]))
         return -1;
     return g->nodes[p].in[0];
 }
@@ -208,7 +214,7 @@ static int find_output_q(const Graph *g, const Node *n, Kind kind, int *act, int
             return -1;
         cn = &g->nodes[c];
     }
-    if (cn->op != OP_QUANTIZE || !is_act8(g, cn->out[0]))
+    if (cn->op != OP_QUANTIZE || params_are_inputs(cn) || !is_act8(g, cn->out[0]))
         return -1;
     return c;
 }
@@ -429,7 +435,7 @@ static bool sink_dequantize(Graph *g) {
 static void fold_requantize_pairs(Graph *g) {
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = &g->nodes[i];
-        if (n->dead || n->op != OP_QUANTIZE)
+        if (n->dead || n->op != OP_QUANTIZE || params_are_inputs(n))
             continue;
         int src = dq_source(g, n->in[0]);
         int y = n->out[0];
@@ -475,7 +481,8 @@ static void fold_requantize_pairs(Graph *g) {
 static void fold_const_dq(Graph *g) {
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = &g->nodes[i];
-        if (n->dead || n->op != OP_DEQUANTIZE || !tensor_is_const(&g->tensors[n->in[0]]))
+        if (n->dead || n->op != OP_DEQUANTIZE || params_are_inputs(n) ||
+            !tensor_is_const(&g->tensors[n->in[0]]))
             continue;
         if (graph_use_count(g, n->out[0]) == 0)
             continue;

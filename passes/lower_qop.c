@@ -2,7 +2,8 @@
  * QuantizeLinear/DequantizeLinear nodes into the canonical integer form: the scale and zero
  * point inputs become QParams on the tensors, the node keeps only its data inputs, and ops
  * that run directly on integer tensors (MaxPool, Flatten, Clip on uint8...) pass the
- * parameters through. Must run after shape inference; before lower_qdq. */
+ * parameters through. A Q/DQ with run-time or blocked parameters keeps them as inputs.
+ * Must run after shape inference; before lower_qdq. */
 #include "passes.h"
 
 #include <float.h>
@@ -251,18 +252,40 @@ static bool lower_qlinear_concat(Graph *g, int ni, Diag *d) {
     return true;
 }
 
+/* A Q/DQ node whose parameters cannot become QParams: a scale or zero point computed at
+ * run time (DynamicQuantizeLinear's expanded body), or blocked quantization (block_size).
+ * The node keeps its inputs (x, scale[, zp]) and its kernel reads them (codegen.h); no
+ * tensor gets QParams, so nothing downstream treats it as a quantized op. */
+static bool keep_param_inputs(Graph *g, int ni, Diag *d) {
+    const Node *n = &g->nodes[ni];
+    int s = in_or_absent(n, 1), z = in_or_absent(n, 2);
+    if (s < 0)
+        return diag_error(d, "node '%s' (%s): missing scale input", n->name, op_name(n->op));
+    if (g->tensors[s].dtype != DT_FLOAT)
+        return diag_error(d, "node '%s' (%s): unsupported: scale '%s' has type %s", n->name,
+                          op_name(n->op), g->tensors[s].name, dtype_name(g->tensors[s].dtype));
+    DType zt = z >= 0 ? g->tensors[z].dtype : DT_UINT8;
+    if (zt != DT_UINT8 && zt != DT_INT8 && zt != DT_UINT16 && zt != DT_INT16 && zt != DT_INT32)
+        return diag_error(d, "node '%s' (%s): unsupported: zero point '%s' has type %s",
+                          n->name, op_name(n->op), g->tensors[z].name, dtype_name(zt));
+    if (z < 0 && n->nin > 2)
+        set_inputs(g, ni, n->in, 2); /* an absent trailing zero point: drop the slot */
+    return true;
+}
+
 /* QuantizeLinear / DequantizeLinear: parameters onto the integer side. */
 static bool lower_qdq_node(Graph *g, int ni, Diag *d) {
     Node *n = &g->nodes[ni];
-    if (n->a.axis.block_size > 0)
-        return diag_error(d, "node '%s' (%s): blocked quantization (block_size) is not "
-                          "supported", n->name, op_name(n->op));
     int data = n->op == OP_QUANTIZE ? n->out[0] : n->in[0];
     DType dt = g->tensors[data].dtype;
     if (dt != DT_UINT8 && dt != DT_INT8 && dt != DT_UINT16 && dt != DT_INT16 &&
         !(dt == DT_INT32 && n->op == OP_DEQUANTIZE))
         return diag_error(d, "node '%s' (%s): unsupported: quantized type %s", n->name,
                           op_name(n->op), dtype_name(dt));
+    int s = in_or_absent(n, 1), z = in_or_absent(n, 2);
+    if (n->a.axis.block_size > 0 || (s >= 0 && !tensor_is_const(&g->tensors[s])) ||
+        (z >= 0 && !tensor_is_const(&g->tensors[z])))
+        return keep_param_inputs(g, ni, d);
     int axis = norm_axis(n->a.axis.axis, g->tensors[data].rank);
     /* the axis matters only for per-axis scales: qp_attach checks it against the shape */
     if (!attach(g, ni, data, 1, 2, axis, d))

@@ -1,7 +1,8 @@
 /* fkernels_pool.c: C bodies of the windowed and reducing ops that are not quantized:
  * AveragePool (ceil mode, count_include_pad, dilations, 1/2/3-d) and GlobalAveragePool in
- * float; MaxPool, GlobalMaxPool, ReduceMax and ReduceMin on any dtype (max and min only
- * compare, so one text serves float and integers; movement.c hands MaxPool here). */
+ * float; MaxPool (and its Indices), GlobalMaxPool, ReduceMax and ReduceMin on any dtype
+ * (max and min only compare, so one text serves float and integers; movement.c hands MaxPool
+ * here). */
 #include "cgen.h"
 
 #include <stdio.h>
@@ -59,17 +60,21 @@ static const char *pl_lowest(CGen *cg, DType t) {
     }
 }
 
-/* MAX_POOL (any dtype) and AVG_POOL (float): x [N, C, S...] -> y [N, C, O...].
- * Taps outside the input are skipped; bounds tests are emitted only on axes where a tap can
- * fall outside. Average divisor: the valid taps, or with count_include_pad the taps inside
- * the padded extent [-pad_begin, size + pad_end) (ceil mode can run past it). When every
- * window is full the divisor is the constant kernel size. */
+/* MAX_POOL (any dtype) and AVG_POOL (float): x [N, C, S...] -> y [N, C, O...]. MaxPool's
+ * optional out[1] (Indices, int64) is the flat index of the first maximal tap in x, over
+ * N*C planes, the spatial part row major (storage_order 0) or column major (1), as ONNX
+ * Runtime and the ONNX reference compute it. Taps outside the input are skipped; bounds
+ * tests are emitted only on axes where a tap can fall outside. Average divisor: the valid
+ * taps, or with count_include_pad the taps inside the padded extent
+ * [-pad_begin, size + pad_end) (ceil mode can run past it). When every window is full the
+ * divisor is the constant kernel size. */
 bool cg_pool_window(CGen *cg, const Node *n) {
     const Tensor *x = pl_tensor(cg, n->in[0]), *y = pl_tensor(cg, n->out[0]);
     const ConvAttr *a = &n->a.conv;
     bool is_max = n->op == OP_MAX_POOL;
     int ns = x->rank - 2;
-    if (ns < 1 || ns > 3 || n->nout > 1)
+    bool want_idx = is_max && n->nout == 2 && n->out[1] >= 0;
+    if (ns < 1 || ns > 3 || n->nout > (is_max ? 2 : 1))
         return diag_error(cg->d, "node '%s' (%s): unsupported form (rank %d, %d outputs)",
                           n->name, op_name(n->op), x->rank, n->nout);
     if (!is_max && x->dtype != DT_FLOAT)
@@ -93,7 +98,9 @@ bool cg_pool_window(CGen *cg, const Node *n) {
     int body = ind;
     if (is_max)
         cg_line(cg, ind, "%s acc = %s;", ct, pl_lowest(cg, x->dtype));
-    else
+    if (want_idx)
+        cg_line(cg, ind, "int64_t idx = -1; /* no tap yet */");
+    if (!is_max)
         cg_line(cg, ind, "float sum = 0.0f;");
     /* which axes need a test: taps before 0 (pads) or past the end (pads, ceil mode) */
     for (int d = 0; d < ns; d++) {
@@ -112,7 +119,8 @@ bool cg_pool_window(CGen *cg, const Node *n) {
     }
     if (need_count)
         cg_line(cg, ind, "int count = 0;");
-    int64_t st = in_sp, ost = out_sp;
+    int64_t st = in_sp, ost = out_sp, colst = 1;
+    char ci[PL_BUF] = ""; /* column-major spatial index (storage_order 1) */
     for (int d = 0; d < ns; d++) {
         int64_t ext = x->shape[2 + d];
         int64_t last = (y->shape[2 + d] - 1) * a->stride[d] - a->pad[d] +
@@ -139,6 +147,8 @@ bool cg_pool_window(CGen *cg, const Node *n) {
         ost /= y->shape[2 + d];
         snprintf(term, sizeof term, "in_%s", ax[d]);
         pl_idx_add(xi, sizeof xi, term, st);
+        pl_idx_add(ci, sizeof ci, term, colst);
+        colst *= ext;
         snprintf(term, sizeof term, "out_%s", ax[d]);
         pl_idx_add(yi, sizeof yi, term, ost);
     }
@@ -148,7 +158,14 @@ bool cg_pool_window(CGen *cg, const Node *n) {
     pl_idx_add(yfull, sizeof yfull, "plane", out_sp);
     pl_idx_add(yfull, sizeof yfull, yi, 1);
     const char *xs = cg_in(cg, n, 0);
-    if (is_max) {
+    if (want_idx) {
+        cg_line(cg, ind, "const %s v = %s[%s];", ct, xs, xfull);
+        cg_line(cg, ind, "if (idx < 0 || v > acc) {");
+        cg_line(cg, ind + 1, "acc = v;");
+        cg_line(cg, ind + 1, "idx = (int64_t)plane * %lld + (%s);", (long long)in_sp,
+                a->storage_order == 1 ? ci : xi);
+        cg_line(cg, ind, "}");
+    } else if (is_max) {
         cg_line(cg, ind, "const %s v = %s[%s];", ct, xs, xfull);
         cg_line(cg, ind, "acc = v > acc ? v : acc;");
     } else {
@@ -161,6 +178,8 @@ bool cg_pool_window(CGen *cg, const Node *n) {
     }
     while (ind > body)
         cg_line(cg, --ind, "}");
+    if (want_idx)
+        cg_line(cg, body, "%s[%s] = idx;", cg_out(cg, n, 1), yfull);
     if (is_max)
         cg_line(cg, body, "%s[%s] = acc;", cg_out(cg, n, 0), yfull);
     else if (need_count)

@@ -1,7 +1,8 @@
 /* movement.c: C bodies of the dtype-generic data movement ops: Concat, Reshape, Flatten,
  * Squeeze, Unsqueeze, Identity (copies), Transpose, Pad (constant/edge/reflect/wrap),
- * Resize (nearest any dtype; linear float only), Gather, Slice; MaxPool and GlobalMaxPool
- * come from fkernels_pool.c. Nothing here does arithmetic on the values, so quantized
+ * Resize (nearest any dtype, tf_crop_and_resize also quantized per tensor; linear and cubic
+ * float only), Gather, Slice; MaxPool and GlobalMaxPool come from fkernels_pool.c. Apart
+ * from linear/cubic Resize (float) nothing here does arithmetic on the values, so quantized
  * tensors (equal input and output QParams) go through the same text. */
 #include "cgen.h"
 
@@ -181,21 +182,56 @@ static bool mv_pad(CGen *cg, const Node *n) {
     return true;
 }
 
-/* Input coordinate of output index o along one axis (ONNX Resize), in double like the
+/* Input coordinate of output index o along axis d (ONNX Resize), in double like the
  * ONNX reference implementation so nearest ties land on the same side. out_len is the
  * real-valued output length in*scale (not the rounded size), as the reference uses it. */
-static double mv_resize_coord(int coord, double o, double scale, int64_t in, double out_len) {
-    switch (coord) {
+static double mv_resize_coord(const ResizeAttr *a, int d, double o, double scale, int64_t in,
+                              double out_len) {
+    double s = a->roi_start[d], e = a->roi_end[d], span = (double)(in - 1);
+    switch (a->coord) {
     case CT_ASYMMETRIC: return o / scale;
-    case CT_ALIGN_CORNERS: return out_len == 1.0 ? 0.0 : o * (double)(in - 1) / (out_len - 1.0);
+    case CT_ALIGN_CORNERS: return out_len == 1.0 ? 0.0 : o * span / (out_len - 1.0);
     case CT_PYTORCH_HALF_PIXEL: return out_len == 1.0 ? -0.5 : (o + 0.5) / scale - 0.5;
     case CT_TF_HALF_PIXEL_FOR_NN: return (o + 0.5) / scale;
+    case CT_TF_CROP_AND_RESIZE: /* o spans the roi box [s, e] of the input's corners */
+        return (out_len == 1.0 ? (e - s) * span / 2.0 : o * (e - s) * span / (out_len - 1.0)) +
+               s * span;
     default: return (o + 0.5) / scale - 0.5; /* CT_HALF_PIXEL */
     }
 }
 
 static int64_t mv_clamp(int64_t v, int64_t hi) {
     return v < 0 ? 0 : v > hi ? hi : v;
+}
+
+#define MV_CUBIC_TAPS 4 /* cubic reads 4 neighbours per axis */
+
+/* The 4 cubic taps of input coordinate c: source indices (clamped: the input is edge-padded)
+ * and weights, as the ONNX reference picks them: the 4 indices nearest to c within the input
+ * padded by 2 on each side, the lower one on ties, with t = distance to the second tap in
+ * (0, 1]; the Keys kernel with coefficient A; with exclude_outside the taps off the input
+ * get weight 0 and the rest are scaled to sum to 1. */
+static void mv_cubic_taps(const ResizeAttr *a, double c, int64_t in, int64_t *idx, float *w) {
+    double fl = floor(c), t = c == fl ? 1.0 : c - fl, u = 1.0 - t, A = (double)a->cubic_a;
+    int64_t start = (int64_t)fl - (c == fl ? 2 : 1);
+    start = start < -2 ? -2 : start > in - 2 ? in - 2 : start;
+    double k[MV_CUBIC_TAPS] = {
+        ((A * (t + 1.0) - 5.0 * A) * (t + 1.0) + 8.0 * A) * (t + 1.0) - 4.0 * A,
+        ((A + 2.0) * t - (A + 3.0)) * t * t + 1.0,
+        ((A + 2.0) * u - (A + 3.0)) * u * u + 1.0,
+        ((A * (u + 1.0) - 5.0 * A) * (u + 1.0) + 8.0 * A) * (u + 1.0) - 4.0 * A,
+    };
+    double sum = 0.0;
+    for (int i = 0; i < MV_CUBIC_TAPS; i++) {
+        int64_t at = start + i;
+        if (a->exclude_outside && (at < 0 || at >= in))
+            k[i] = 0.0;
+        sum += k[i];
+    }
+    for (int i = 0; i < MV_CUBIC_TAPS; i++) {
+        idx[i] = mv_clamp(start + i, in - 1);
+        w[i] = (float)(a->exclude_outside && sum != 0.0 ? k[i] / sum : k[i]);
+    }
 }
 
 /* Emits `static const T name[count] = {...};` wrapped at 12 values per line. */
@@ -229,23 +265,79 @@ static void mv_table_f(CGen *cg, int ind, const char *name, const float *v, int6
     cg_line(cg, ind, "};");
 }
 
-/* RESIZE: the source index (nearest) or the two neighbours and the weight of the second
- * (linear) of every output position are computed here, per axis, and emitted as tables, so
- * the generated code has no coordinate arithmetic and no libm. Linear is n-linear over the
- * axes that change size, float only; antialias and cubic are not supported. */
+/* Emits `if (outside2[d2] || ...) { y[yi] = value; continue; }` for tf_crop_and_resize:
+ * a sample outside the input on any axis is the extrapolation value (the reference returns
+ * it from the 1-d step, and the other axes' weights sum to 1 around it). */
+static void mv_resize_outside(CGen *cg, const Node *n, int ind, const bool *ext, int r,
+                              const char *yi) {
+    char cond[MV_BUF] = "";
+    for (int d = 0; d < r; d++) {
+        size_t len = strlen(cond);
+        if (ext[d])
+            snprintf(cond + len, sizeof cond - len, "%soutside%d[d%d]", len ? " || " : "", d, d);
+    }
+    if (!cond[0])
+        return;
+    const Tensor *y = mv_tensor(cg, n->out[0]);
+    float v = n->a.resize.extrapolation;
+    StrBuf sb;
+    sb_init(&sb);
+    if (y->dtype == DT_FLOAT) {
+        sb_float(&sb, v);
+    } else { /* quantized nearest: the value in the output's integer domain, as Q would */
+        double lo = y->dtype == DT_INT8 ? -128.0 : 0.0, hi = y->dtype == DT_INT8 ? 127.0 : 255.0;
+        double q = nearbyint((double)v / (double)y->q.scale[0]) + (double)y->q.zero_point[0];
+        sb_printf(&sb, "%d", (int)(q < lo ? lo : q > hi ? hi : q));
+    }
+    cg_line(cg, ind, "if (%s) {", cond);
+    cg_line(cg, ind + 1, "%s[%s] = %s;", cg_out(cg, n, 0), yi, sb.data);
+    cg_line(cg, ind + 1, "continue;");
+    cg_line(cg, ind, "}");
+    sb_free(&sb);
+}
+
+/* Cubic body: sum over the 4^nmoved taps of the weight product times the tap's value. */
+static void mv_resize_cubic(CGen *cg, const Node *n, int ind, const bool *moved,
+                            const int64_t *xst) {
+    const Tensor *x = mv_tensor(cg, n->in[0]);
+    char xi[MV_BUF] = "", w[MV_BUF] = "", var[48];
+    cg_line(cg, ind, "float acc = 0.0f;");
+    for (int d = 0; d < x->rank; d++) {
+        if (moved[d]) {
+            cg_line(cg, ind++, "for (int t%d = 0; t%d < %d; t%d++)", d, d, MV_CUBIC_TAPS, d);
+            snprintf(var, sizeof var, "src%d[d%d * %d + t%d]", d, d, MV_CUBIC_TAPS, d);
+            size_t len = strlen(w);
+            snprintf(w + len, sizeof w - len, "%sweight%d[d%d * %d + t%d]", len ? " * " : "", d,
+                     d, MV_CUBIC_TAPS, d);
+        } else {
+            snprintf(var, sizeof var, "d%d", d);
+        }
+        mv_idx_add(xi, sizeof xi, var, x->shape[d] > 1 ? xst[d] : 0);
+    }
+    cg_line(cg, ind, "acc += %s * %s[%s];", w, cg_in(cg, n, 0), xi[0] ? xi : "0");
+}
+
+/* RESIZE: the source index (nearest), the two neighbours and the weight of the second
+ * (linear) or the 4 taps and their weights (cubic) of every output position are computed
+ * here, per axis, and emitted as tables, so the generated code has no coordinate arithmetic
+ * and no libm. Linear and cubic are separable over the axes that change size, float only;
+ * tf_crop_and_resize adds a table of the samples outside the input. No antialias. */
 static bool mv_resize(CGen *cg, const Node *n) {
     const Tensor *x = mv_tensor(cg, n->in[0]), *y = mv_tensor(cg, n->out[0]);
     const ResizeAttr *a = &n->a.resize;
     int r = y->rank;
-    bool linear = a->mode == RESIZE_LINEAR;
-    if (a->mode == RESIZE_CUBIC || (linear && y->dtype != DT_FLOAT) ||
-        a->coord == CT_TF_CROP_AND_RESIZE || x->rank != r)
+    bool linear = a->mode == RESIZE_LINEAR, cubic = a->mode == RESIZE_CUBIC,
+         crop = a->coord == CT_TF_CROP_AND_RESIZE;
+    bool quant = dtype_is_int8ish(y->dtype) && y->q.n == 1; /* crop: per-tensor, nearest */
+    if (((linear || cubic) && y->dtype != DT_FLOAT) || (crop && y->dtype != DT_FLOAT && !quant) ||
+        x->rank != r)
         return diag_error(cg->d, "node '%s' (Resize): unsupported mode for %s", n->name,
                           dtype_name(y->dtype));
+    int taps = cubic ? MV_CUBIC_TAPS : 1;
     int64_t xst[QCC_MAX_RANK], yst[QCC_MAX_RANK];
     mv_strides(x, xst);
     mv_strides(y, yst);
-    bool moved[QCC_MAX_RANK];
+    bool moved[QCC_MAX_RANK], ext[QCC_MAX_RANK];
     char name[32];
     for (int d = 0; d < r; d++) {
         int64_t in = x->shape[d], out = y->shape[d];
@@ -255,16 +347,28 @@ static bool mv_resize(CGen *cg, const Node *n) {
             out_len = (double)out;
             scale = (double)out / (double)in;
         }
-        moved[d] = in != out || (a->scales[d] > 0.0f && a->scales[d] != 1.0f);
+        moved[d] = in != out || (a->scales[d] > 0.0f && a->scales[d] != 1.0f) ||
+                   (crop && (a->roi_start[d] != 0.0f || a->roi_end[d] != 1.0f));
+        ext[d] = false;
         if (!moved[d])
             continue;
-        int64_t *i0 = arena_calloc(cg->g->arena, (size_t)out, sizeof(int64_t));
+        int64_t *i0 = arena_calloc(cg->g->arena, (size_t)(out * taps), sizeof(int64_t));
         int64_t *i1 = arena_calloc(cg->g->arena, (size_t)out, sizeof(int64_t));
-        float *w1 = arena_calloc(cg->g->arena, (size_t)out, sizeof(float));
+        int64_t *off = arena_calloc(cg->g->arena, (size_t)out, sizeof(int64_t));
+        float *w1 = arena_calloc(cg->g->arena, (size_t)(out * taps), sizeof(float));
         for (int64_t o = 0; o < out; o++) {
-            double c = mv_resize_coord(a->coord, (double)o, scale, in, out_len);
+            double c = mv_resize_coord(a, d, (double)o, scale, in, out_len);
+            if (crop && (c < 0.0 || c > (double)(in - 1))) {
+                off[o] = 1; /* tables keep index 0, never read */
+                ext[d] = true;
+                continue;
+            }
             double fl = floor(c), frac = c - fl;
             int64_t base = (int64_t)fl;
+            if (cubic) {
+                mv_cubic_taps(a, c, in, i0 + o * taps, w1 + o * taps);
+                continue;
+            }
             if (linear) {
                 i0[o] = mv_clamp(base, in - 1);
                 i1[o] = mv_clamp(base + 1, in - 1);
@@ -281,12 +385,18 @@ static bool mv_resize(CGen *cg, const Node *n) {
             i0[o] = mv_clamp(base + (up ? 1 : 0), in - 1);
         }
         snprintf(name, sizeof name, "src%d", d);
-        mv_table_i(cg, 1, name, i0, out);
+        mv_table_i(cg, 1, name, i0, out * taps);
         if (linear) {
             snprintf(name, sizeof name, "src%d_next", d);
             mv_table_i(cg, 1, name, i1, out);
+        }
+        if (linear || cubic) {
             snprintf(name, sizeof name, "weight%d", d);
-            mv_table_f(cg, 1, name, w1, out);
+            mv_table_f(cg, 1, name, w1, out * taps);
+        }
+        if (ext[d]) {
+            snprintf(name, sizeof name, "outside%d", d);
+            mv_table_i(cg, 1, name, off, out);
         }
     }
     char yi[MV_BUF] = "", var[32];
@@ -301,7 +411,8 @@ static bool mv_resize(CGen *cg, const Node *n) {
     int ind = 1 + r;
     if (!yi[0])
         snprintf(yi, sizeof yi, "0");
-    if (!linear || nmoved == 0) {
+    mv_resize_outside(cg, n, ind, ext, r, yi);
+    if (a->mode == RESIZE_NEAREST || nmoved == 0) {
         char xi[MV_BUF] = "";
         for (int d = 0; d < r; d++) {
             snprintf(var, sizeof var, moved[d] ? "src%d[d%d]" : "d%d", d, d);
@@ -309,6 +420,9 @@ static bool mv_resize(CGen *cg, const Node *n) {
         }
         cg_line(cg, ind, "%s[%s] = %s[%s];", cg_out(cg, n, 0), yi, cg_in(cg, n, 0),
                 xi[0] ? xi : "0");
+    } else if (cubic) {
+        mv_resize_cubic(cg, n, ind, moved, xst);
+        cg_line(cg, ind, "%s[%s] = acc;", cg_out(cg, n, 0), yi);
     } else {
         /* sum over the 2^nmoved corners of weight product * corner value */
         cg_line(cg, ind, "float acc = 0.0f;");

@@ -222,8 +222,74 @@ static bool emit_softmax(CGen *cg, const Node *n) {
     return true;
 }
 
+/* QUANTIZE / DEQUANTIZE whose scale (x1) and zero point (x2, optional) are inputs: run-time
+ * tensors or constants of a blocked node (codegen.h). Per tensor (one scale), per axis (a
+ * 1-d scale along axis) or blocked (the scale has x's shape with ceil(len / block_size)
+ * entries along axis); a one-element zero point serves every scale. Same rounding as the
+ * QParams form: qcc_quantize divides, rounds half to even, saturates to the output type. */
+static bool emit_q_dq_inputs(CGen *cg, const Node *n) {
+    bool q = n->op == OP_QUANTIZE;
+    const Tensor *x = cg_tin(cg, n, 0), *y = cg_tout(cg, n, 0), *s = cg_tin(cg, n, 1);
+    const Tensor *z = n->nin > 2 && n->in[2] >= 0 ? cg_tin(cg, n, 2) : NULL;
+    int64_t block = n->a.axis.block_size, nscale = tensor_numel(s);
+    int axis = (int)n->a.axis.axis;
+    if (nscale > 1 && (axis < 0 || axis >= x->rank))
+        return diag_error(cg->d, "node '%s' (%s): axis %d out of range", n->name,
+                          op_name(n->op), axis);
+    int64_t outer = 1, len = 1, inner = 1;
+    if (nscale > 1)
+        split_axis(x, axis, false, &outer, &len, &inner);
+    else
+        len = tensor_numel(x);
+    int64_t nblocks = block > 0 ? (len + block - 1) / block : len;
+    if (nscale > 1 && nscale != (block > 0 ? outer * nblocks * inner : len))
+        return diag_error(cg->d, "node '%s' (%s): scale '%s' has %lld elements for %lld "
+                          "along axis %d", n->name, op_name(n->op), s->name,
+                          (long long)nscale, (long long)len, axis);
+    const char *xn = cg_in(cg, n, 0), *sn = cg_in(cg, n, 1), *yn = cg_out(cg, n, 0);
+    const char *sidx = nscale == 1 ? "0"
+                       : block > 0 ? cg_fmt(cg, "(outer * %lld + chan / %lld) * %lld + inner",
+                                           (long long)nblocks, (long long)block,
+                                           (long long)inner)
+                                   : "chan";
+    const char *zexpr = z ? cg_fmt(cg, "(int32_t)%s[%s]", cg_in(cg, n, 2),
+                                   tensor_numel(z) == 1 ? "0" : sidx)
+                          : "0";
+    cg_line(cg, 1, "/* scale and zero point read from %s inputs%s */",
+            tensor_is_const(s) && (!z || tensor_is_const(z)) ? "constant" : "run-time",
+            block > 0 ? cg_fmt(cg, ", blocks of %lld along axis %d", (long long)block, axis)
+                      : "");
+    int body = 2;
+    if (nscale == 1) {
+        cg_line(cg, 1, "const float scale = %s[0];", sn);
+        cg_line(cg, 1, "const int32_t zp = %s;", zexpr);
+        cg_line(cg, 1, "for (int i = 0; i < %lld; i++)", (long long)len);
+        sidx = NULL;
+    } else {
+        cg_line(cg, 1, "for (int outer = 0; outer < %lld; outer++)", (long long)outer);
+        cg_line(cg, 2, "for (int chan = 0; chan < %lld; chan++)", (long long)len);
+        cg_line(cg, 3, "for (int inner = 0; inner < %lld; inner++) {", (long long)inner);
+        cg_line(cg, 4, "const int i = (outer * %lld + chan) * %lld + inner;", (long long)len,
+                (long long)inner);
+        body = 4;
+    }
+    const char *scale = sidx ? cg_fmt(cg, "%s[%s]", sn, sidx) : "scale";
+    const char *zp = sidx ? zexpr : "zp";
+    if (q)
+        cg_line(cg, body, "%s[i] = (%s)qcc_quantize(%s[i], %s, %s, %s, %s);", yn,
+                dtype_ctype(y->dtype), xn, scale, zp, cg_i32(cg, dtype_qmin(y->dtype)),
+                cg_i32(cg, dtype_qmax(y->dtype)));
+    else
+        cg_line(cg, body, "%s[i] = qcc_dequantize(%s[i], %s, %s);", yn, xn, scale, zp);
+    if (body == 4)
+        cg_line(cg, 3, "}");
+    return true;
+}
+
 /* QUANTIZE / DEQUANTIZE: the quantized side's QParams, per tensor or per axis. */
 static bool emit_q_dq(CGen *cg, const Node *n) {
+    if (n->nin > 1)
+        return emit_q_dq_inputs(cg, n);
     bool q = n->op == OP_QUANTIZE;
     const Tensor *x = cg_tin(cg, n, 0), *y = cg_tout(cg, n, 0);
     const Tensor *qt = q ? y : x;

@@ -821,6 +821,77 @@ static void test_dynamic_quantize(void **state) {
     arena_free(&arena);
 }
 
+/* ---- QuantizeLinear whose scale and zero point are run-time inputs (codegen.h: nin > 1) ---- */
+
+static void test_quantize_runtime_params(void **state) {
+    (void)state;
+    static const double xv[6] = {1.25, 1.75, -0.25, 100.0, -100.0, 0.75};
+    static const double sv[1] = {0.5}, zv[1] = {-3};
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t s6[1] = {6}, none[1] = {0};
+    int ins[3] = {port(&g, "x", DT_FLOAT, 1, s6, true, 0, 0),
+                  port(&g, "x_scale", DT_FLOAT, 0, none, true, 0, 0),
+                  port(&g, "x_zero_point", DT_INT8, 0, none, true, 0, 0)};
+    int ty = port(&g, "y", DT_INT8, 1, s6, false, 0, 0);
+    node(&g, OP_QUANTIZE, "q", 3, ins, 1, &ty);
+    PortData in[3] = {{"float", 6, xv}, {"float", 1, sv}, {"int8_t", 1, zv}};
+    PortData out = {"int8_t", 6, NULL};
+    char *main_c = make_main("model_run", in, 3, &out, 1, false);
+    char *text = build_and_run(&g, REQUANT_FIXED, main_c);
+    long got[6];
+    read_ints(text, got, 6);
+    /* by hand: x / 0.5 = 2.5, 3.5, -0.5 (ties to even: 2, 4, -0), 200 and -200 saturate;
+     * 1.5 -> 2; then + zp -3 */
+    static const long want[6] = {-1, 1, -3, 127, -128, -1};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(got[i], want[i]);
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
+/* ---- blocked DequantizeLinear (opset 21): constant scale [2,2] over x [2,4], axis 1, block
+ * 2, kept as inputs ---- */
+
+static void test_dequantize_blocked(void **state) {
+    (void)state;
+    static const double xv[8] = {0, 17, 255, 128, 3, 200, 99, 1};
+    static const float sv[4] = {0.5f, 0.25f, 2.0f, 0.125f};
+    static const uint8_t zv[4] = {10, 128, 0, 255};
+    Arena arena;
+    arena_init(&arena);
+    Graph g;
+    graph_init(&g, &arena);
+    int64_t s24[2] = {2, 4}, s22[2] = {2, 2};
+    int ins[3] = {port(&g, "x", DT_UINT8, 2, s24, true, 0, 0),
+                  add_tensor(&g, "x_scale", DT_FLOAT, 2, s22, -1),
+                  add_tensor(&g, "x_zero_point", DT_UINT8, 2, s22, -1)};
+    memcpy(tensor_set_const(&g, ins[1], DT_FLOAT, 2, s22), sv, sizeof sv);
+    memcpy(tensor_set_const(&g, ins[2], DT_UINT8, 2, s22), zv, sizeof zv);
+    int ty = port(&g, "y", DT_FLOAT, 2, s24, false, 0, 0);
+    int dq = node(&g, OP_DEQUANTIZE, "dq", 3, ins, 1, &ty);
+    g.nodes[dq].a.axis.axis = 1;
+    g.nodes[dq].a.axis.block_size = 2;
+    PortData in = {"uint8_t", 8, xv};
+    PortData out = {"float", 8, NULL};
+    char *main_c = make_main("model_run", &in, 1, &out, 1, false);
+    char *text = build_and_run(&g, REQUANT_FIXED, main_c);
+    double got[8];
+    read_doubles(text, got, 8);
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 4; c++) {
+            int b = r * 2 + c / 2; /* the block's scale and zero point */
+            double want = (xv[r * 4 + c] - zv[b]) * (double)sv[b];
+            assert_true(got[r * 4 + c] == want);
+        }
+    free(text);
+    free(main_c);
+    arena_free(&arena);
+}
+
 /* ---- MatMulInteger left unlowered: run-time per-row / per-column zero points, batch
  * broadcast of B ([2,2,3] x [3,2]) ---- */
 
@@ -941,6 +1012,8 @@ int main(void) {
         cmocka_unit_test(test_lut),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_dynamic_quantize),
+        cmocka_unit_test(test_quantize_runtime_params),
+        cmocka_unit_test(test_dequantize_blocked),
         cmocka_unit_test(test_matmul_integer_runtime_zp),
         cmocka_unit_test(test_arena_caller),
     };
