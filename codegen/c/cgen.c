@@ -124,3 +124,34 @@ const char *cg_requant(CGen *cg, const Node *n, int k, const char *acc, const ch
     }
     return cg_fmt(cg, "qcc_requant_q31(%s, %s, %s, %s, %s, %s)", acc, m0, sh, zy, lo, hi);
 }
+
+const Tensor *cg_tensor(const CGen *cg, int id) {
+    return &cg->g->tensors[id];
+}
+
+void cg_idx_add(char *buf, size_t cap, const char *term, int64_t stride) {
+    size_t len = strlen(buf);
+    bool compound = strchr(term, ' ') != NULL;
+    if (stride == 0 || !term[0])
+        return;
+    if (stride == 1)
+        snprintf(buf + len, cap - len, "%s%s", len ? " + " : "", term);
+    else
+        snprintf(buf + len, cap - len, "%s%s%s%s * %lld", len ? " + " : "", compound ? "(" : "",
+                 term, compound ? ")" : "", (long long)stride);
+}
+
+const char *cg_float_lit(CGen *cg, float v) {
+    StrBuf sb;
+    sb_init(&sb);
+    sb_float(&sb, v);
+    const char *s = arena_strdup(cg->g->arena, sb.data);
+    sb_free(&sb);
+    return s;
+}
+
+const char *const *cg_spatial_names(int n) {
+    static const char *const names[3][3] = {{"x"}, {"y", "x"}, {"z", "y", "x"}};
+    QCC_ASSERT(n >= 1 && n <= 3);
+    return names[n - 1];
+}

@@ -50,6 +50,14 @@ KernelFn cg_float_kernel(Op op);
 KernelFn cg_movement_kernel(Op op);
 
 /* Small text helpers */
+const Tensor *cg_tensor(const CGen *cg, int id);
+/* Append "+ term * stride" to a flat index expression in buf (stride 0 adds nothing, stride 1
+ * no multiplication; a term with spaces is parenthesised). */
+void cg_idx_add(char *buf, size_t cap, const char *term, int64_t stride);
+/* A float as an exact C literal ("0.0625f"), in arena memory. */
+const char *cg_float_lit(CGen *cg, float v);
+/* Loop-index names of n (1-3) spatial axes: {x}, {y, x}, {z, y, x}. */
+const char *const *cg_spatial_names(int n);
 void cg_line(CGen *cg, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* printf into a fresh string in the graph arena (names, index expressions). */
 const char *cg_fmt(CGen *cg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

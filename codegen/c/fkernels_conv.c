@@ -14,27 +14,8 @@ KernelFn cg_float_eltwise_kernel(Op op);
 KernelFn cg_float_pool_kernel(Op op);
 
 /* Spatial axis names, outermost first, for 1-, 2- and 3-d kernels. */
-static const char *const cv_axis[3][3] = {{"x"}, {"y", "x"}, {"z", "y", "x"}};
-
-static const Tensor *cv_tensor(const CGen *cg, int id) {
-    return &cg->g->tensors[id];
-}
-
 static bool cv_has_input(const Node *n, int k) {
     return k < n->nin && n->in[k] >= 0;
-}
-
-/* Append `+ term * stride` to a flat index sum; stride 0 (a size-1 dim) adds nothing. */
-static void cv_idx_add(char *buf, size_t cap, const char *term, int64_t stride) {
-    size_t len = strlen(buf);
-    bool compound = strchr(term, ' ') != NULL;
-    if (stride == 0 || !term[0])
-        return;
-    if (stride == 1)
-        snprintf(buf + len, cap - len, "%s%s", len ? " + " : "", term);
-    else
-        snprintf(buf + len, cap - len, "%s%s%s%s * %lld", len ? " + " : "", compound ? "(" : "",
-                 term, compound ? ")" : "", (long long)stride);
 }
 
 static void cv_idx_end(char *buf, size_t cap) {
@@ -64,8 +45,8 @@ static void cv_coord(char *buf, size_t cap, const char *axis, int64_t stride, in
  * Direct convolution; taps outside the input are skipped (zero padding), and the bounds
  * test is left out on axes where no tap can fall outside. */
 static bool cv_conv(CGen *cg, const Node *n) {
-    const Tensor *x = cv_tensor(cg, n->in[0]), *w = cv_tensor(cg, n->in[1]);
-    const Tensor *y = cv_tensor(cg, n->out[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]), *w = cg_tensor(cg, n->in[1]);
+    const Tensor *y = cg_tensor(cg, n->out[0]);
     const ConvAttr *a = &n->a.conv;
     int ns = x->rank - 2;
     if (ns < 1 || ns > 3 || w->rank != x->rank || a->group < 1)
@@ -78,7 +59,7 @@ static bool cv_conv(CGen *cg, const Node *n) {
         out_sp *= y->shape[2 + d];
         k_sp *= w->shape[2 + d];
     }
-    const char *const *ax = cv_axis[ns - 1];
+    const char *const *ax = cg_spatial_names(ns);
     char line[CV_BUF], xi[CV_BUF] = "", wi[CV_BUF] = "", yi[CV_BUF] = "";
     int ind = 1;
     cg_line(cg, ind++, "for (int batch = 0; batch < %lld; batch++) {", (long long)y->shape[0]);
@@ -111,18 +92,18 @@ static bool cv_conv(CGen *cg, const Node *n) {
         k_stride /= w->shape[2 + d];
         char term[32];
         snprintf(term, sizeof term, "in_%s", ax[d]);
-        cv_idx_add(xi, sizeof xi, term, sp_stride);
+        cg_idx_add(xi, sizeof xi, term, sp_stride);
         snprintf(term, sizeof term, "k_%s", ax[d]);
-        cv_idx_add(wi, sizeof wi, term, k_stride);
+        cg_idx_add(wi, sizeof wi, term, k_stride);
     }
     char xc[CV_BUF] = "";
-    cv_idx_add(xc, sizeof xc, "batch", in_c * in_sp);
-    cv_idx_add(xc, sizeof xc, a->group > 1 ? "in_c0 + in_c" : "in_c", in_sp);
-    cv_idx_add(xc, sizeof xc, xi, 1);
+    cg_idx_add(xc, sizeof xc, "batch", in_c * in_sp);
+    cg_idx_add(xc, sizeof xc, a->group > 1 ? "in_c0 + in_c" : "in_c", in_sp);
+    cg_idx_add(xc, sizeof xc, xi, 1);
     char wc[CV_BUF] = "";
-    cv_idx_add(wc, sizeof wc, "out_c", cg_in_c * k_sp);
-    cv_idx_add(wc, sizeof wc, "in_c", k_sp);
-    cv_idx_add(wc, sizeof wc, wi, 1);
+    cg_idx_add(wc, sizeof wc, "out_c", cg_in_c * k_sp);
+    cg_idx_add(wc, sizeof wc, "in_c", k_sp);
+    cg_idx_add(wc, sizeof wc, wi, 1);
     cv_idx_end(xc, sizeof xc);
     cv_idx_end(wc, sizeof wc);
     cg_line(cg, ind, "acc += %s[%s] * %s[%s];", cg_in(cg, n, 0), xc, cg_in(cg, n, 1), wc);
@@ -130,13 +111,13 @@ static bool cv_conv(CGen *cg, const Node *n) {
         cg_line(cg, --ind, "}");
     cg_line(cg, body, "}");
     int64_t st = out_sp;
-    cv_idx_add(yi, sizeof yi, "batch", out_c * out_sp);
-    cv_idx_add(yi, sizeof yi, "out_c", out_sp);
+    cg_idx_add(yi, sizeof yi, "batch", out_c * out_sp);
+    cg_idx_add(yi, sizeof yi, "out_c", out_sp);
     for (int d = 0; d < ns; d++) {
         char term[32];
         st /= y->shape[2 + d];
         snprintf(term, sizeof term, "out_%s", ax[d]);
-        cv_idx_add(yi, sizeof yi, term, st);
+        cg_idx_add(yi, sizeof yi, term, st);
     }
     cv_idx_end(yi, sizeof yi);
     cg_line(cg, body, "%s[%s] = acc;", cg_out(cg, n, 0), yi);
@@ -150,8 +131,8 @@ static bool cv_conv(CGen *cg, const Node *n) {
  * x * w to y at in * stride - pad_begin + k * dilation, skipping positions outside y
  * (pads crop; output_padding positions only get the bias). */
 static bool cv_conv_transpose(CGen *cg, const Node *n) {
-    const Tensor *x = cv_tensor(cg, n->in[0]), *w = cv_tensor(cg, n->in[1]);
-    const Tensor *y = cv_tensor(cg, n->out[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]), *w = cg_tensor(cg, n->in[1]);
+    const Tensor *y = cg_tensor(cg, n->out[0]);
     const ConvAttr *a = &n->a.conv;
     int ns = x->rank - 2;
     if (ns < 1 || ns > 3 || w->rank != x->rank || a->group < 1)
@@ -165,7 +146,7 @@ static bool cv_conv_transpose(CGen *cg, const Node *n) {
         out_sp *= y->shape[2 + d];
         k_sp *= w->shape[2 + d];
     }
-    const char *const *ax = cv_axis[ns - 1];
+    const char *const *ax = cg_spatial_names(ns);
     const char *yo = cg_out(cg, n, 0);
     /* y = bias */
     cg_line(cg, 1, "for (int batch = 0; batch < %lld; batch++)", (long long)y->shape[0]);
@@ -185,15 +166,15 @@ static bool cv_conv_transpose(CGen *cg, const Node *n) {
         cg_line(cg, ind, "const int out_c0 = in_c / %lld * %lld; /* first channel of the group */",
                 (long long)cg_in_c, (long long)cg_out_c);
     int64_t st = in_sp;
-    cv_idx_add(xi, sizeof xi, "batch", in_c * in_sp);
-    cv_idx_add(xi, sizeof xi, "in_c", in_sp);
+    cg_idx_add(xi, sizeof xi, "batch", in_c * in_sp);
+    cg_idx_add(xi, sizeof xi, "in_c", in_sp);
     for (int d = 0; d < ns; d++) {
         char term[32];
         cg_line(cg, ind++, "for (int in_%s = 0; in_%s < %lld; in_%s++) {", ax[d], ax[d],
                 (long long)x->shape[2 + d], ax[d]);
         st /= x->shape[2 + d];
         snprintf(term, sizeof term, "in_%s", ax[d]);
-        cv_idx_add(xi, sizeof xi, term, st);
+        cg_idx_add(xi, sizeof xi, term, st);
     }
     cv_idx_end(xi, sizeof xi);
     cg_line(cg, ind, "const float v = %s[%s];", cg_in(cg, n, 0), xi);
@@ -211,17 +192,17 @@ static bool cv_conv_transpose(CGen *cg, const Node *n) {
         ost /= y->shape[2 + d];
         kst /= w->shape[2 + d];
         snprintf(term, sizeof term, "out_%s", ax[d]);
-        cv_idx_add(yi, sizeof yi, term, ost);
+        cg_idx_add(yi, sizeof yi, term, ost);
         snprintf(term, sizeof term, "k_%s", ax[d]);
-        cv_idx_add(wi, sizeof wi, term, kst);
+        cg_idx_add(wi, sizeof wi, term, kst);
     }
     char yc[CV_BUF] = "", wc[CV_BUF] = "";
-    cv_idx_add(yc, sizeof yc, "batch", out_c * out_sp);
-    cv_idx_add(yc, sizeof yc, a->group > 1 ? "out_c0 + oc" : "oc", out_sp);
-    cv_idx_add(yc, sizeof yc, yi, 1);
-    cv_idx_add(wc, sizeof wc, "in_c", cg_out_c * k_sp);
-    cv_idx_add(wc, sizeof wc, "oc", k_sp);
-    cv_idx_add(wc, sizeof wc, wi, 1);
+    cg_idx_add(yc, sizeof yc, "batch", out_c * out_sp);
+    cg_idx_add(yc, sizeof yc, a->group > 1 ? "out_c0 + oc" : "oc", out_sp);
+    cg_idx_add(yc, sizeof yc, yi, 1);
+    cg_idx_add(wc, sizeof wc, "in_c", cg_out_c * k_sp);
+    cg_idx_add(wc, sizeof wc, "oc", k_sp);
+    cg_idx_add(wc, sizeof wc, wi, 1);
     cv_idx_end(yc, sizeof yc);
     cv_idx_end(wc, sizeof wc);
     cg_line(cg, ind, "%s[%s] += v * %s[%s];", yo, yc, cg_in(cg, n, 1), wc);
@@ -234,8 +215,8 @@ static bool cv_conv_transpose(CGen *cg, const Node *n) {
 
 /* GEMM: y[M, N] = alpha * A' B' + beta * C, C broadcast to [M, N] (rank 0, 1 or 2). */
 static bool cv_gemm(CGen *cg, const Node *n) {
-    const Tensor *ta = cv_tensor(cg, n->in[0]), *tb = cv_tensor(cg, n->in[1]);
-    const Tensor *ty = cv_tensor(cg, n->out[0]);
+    const Tensor *ta = cg_tensor(cg, n->in[0]), *tb = cg_tensor(cg, n->in[1]);
+    const Tensor *ty = cg_tensor(cg, n->out[0]);
     const GemmAttr *a = &n->a.gemm;
     if (ta->rank != 2 || tb->rank != 2 || ty->rank != 2)
         return diag_error(cg->d, "node '%s' (Gemm): operands must be 2-d", n->name);
@@ -259,12 +240,12 @@ static bool cv_gemm(CGen *cg, const Node *n) {
         sb_free(&sb);
     }
     if (cv_has_input(n, 2) && a->beta != 0.0f) {
-        const Tensor *tc = cv_tensor(cg, n->in[2]);
+        const Tensor *tc = cg_tensor(cg, n->in[2]);
         int64_t cn = tc->rank >= 1 ? tc->shape[tc->rank - 1] : 1;
         int64_t cm = tc->rank >= 2 ? tc->shape[tc->rank - 2] : 1;
         char ci[CV_BUF] = "";
-        cv_idx_add(ci, sizeof ci, "m", cm > 1 ? cn : 0);
-        cv_idx_add(ci, sizeof ci, "n", cn > 1 ? 1 : 0);
+        cg_idx_add(ci, sizeof ci, "m", cm > 1 ? cn : 0);
+        cg_idx_add(ci, sizeof ci, "n", cn > 1 ? 1 : 0);
         cv_idx_end(ci, sizeof ci);
         StrBuf sb;
         sb_init(&sb);
@@ -291,8 +272,8 @@ static bool cv_gemm(CGen *cg, const Node *n) {
  * dims do not change the dense layout); leading batch dims broadcast. The m, k, n loop
  * order keeps the innermost loop contiguous in B and y so compilers vectorize it. */
 static bool cv_matmul(CGen *cg, const Node *n) {
-    const Tensor *ta = cv_tensor(cg, n->in[0]), *tb = cv_tensor(cg, n->in[1]);
-    const Tensor *ty = cv_tensor(cg, n->out[0]);
+    const Tensor *ta = cg_tensor(cg, n->in[0]), *tb = cg_tensor(cg, n->in[1]);
+    const Tensor *ty = cg_tensor(cg, n->out[0]);
     int64_t ash[QCC_MAX_RANK + 1], bsh[QCC_MAX_RANK + 1];
     int ra = ta->rank, rb = tb->rank;
     if (ra < 1 || rb < 1)
@@ -317,9 +298,9 @@ static bool cv_matmul(CGen *cg, const Node *n) {
         int64_t ey = ea > eb ? ea : eb;
         char var[16];
         snprintf(var, sizeof var, "b%d", d);
-        cv_idx_add(aoff, sizeof aoff, var, ea == 1 ? 0 : sa);
-        cv_idx_add(boff, sizeof boff, var, eb == 1 ? 0 : sb);
-        cv_idx_add(yoff, sizeof yoff, var, ey == 1 ? 0 : sy);
+        cg_idx_add(aoff, sizeof aoff, var, ea == 1 ? 0 : sa);
+        cg_idx_add(boff, sizeof boff, var, eb == 1 ? 0 : sb);
+        cg_idx_add(yoff, sizeof yoff, var, ey == 1 ? 0 : sy);
         sa *= ea, sb *= eb, sy *= ey;
     }
     int ind = 1;
@@ -354,7 +335,7 @@ static bool cv_matmul(CGen *cg, const Node *n) {
 /* BATCHNORM (inference): y = (x - mean) / sqrt(var + epsilon) * scale + bias per channel,
  * computed as x * mul + add with the per-channel factors formed once per channel. */
 static bool cv_batchnorm(CGen *cg, const Node *n) {
-    const Tensor *x = cv_tensor(cg, n->in[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]);
     if (n->nin < 5 || x->rank < 2 || n->nout > 1)
         return diag_error(cg->d, "node '%s' (BatchNormalization): only inference form",
                           n->name);

@@ -9,10 +9,6 @@
 
 #define EW_BUF 1024 /* one index expression or C expression */
 
-static const Tensor *ew_tensor(const CGen *cg, int id) {
-    return &cg->g->tensors[id];
-}
-
 static bool ew_is_float(DType t) {
     return t == DT_FLOAT || t == DT_DOUBLE || t == DT_FLOAT16;
 }
@@ -57,13 +53,13 @@ static void ew_bcast_index(char *buf, size_t cap, const Tensor *in, const Tensor
  * writes the output index expression. A flat loop `i` when every input is dense in the
  * output's shape or a single element; nested d0.. loops otherwise. */
 static int ew_open(CGen *cg, const Node *n, bool *flat, char *oidx, size_t cap) {
-    const Tensor *out = ew_tensor(cg, n->out[0]);
+    const Tensor *out = cg_tensor(cg, n->out[0]);
     int64_t total = tensor_numel(out);
     *flat = true;
     for (int k = 0; k < n->nin; k++) {
         if (n->in[k] < 0)
             continue;
-        int64_t m = tensor_numel(ew_tensor(cg, n->in[k]));
+        int64_t m = tensor_numel(cg_tensor(cg, n->in[k]));
         if (m != total && m != 1)
             *flat = false;
     }
@@ -86,21 +82,21 @@ static void ew_close(CGen *cg, int body_indent) {
 
 /* The element of input k read at the current iteration. */
 static void ew_in_elem(CGen *cg, const Node *n, int k, bool flat, char *buf, size_t cap) {
-    const Tensor *in = ew_tensor(cg, n->in[k]);
+    const Tensor *in = cg_tensor(cg, n->in[k]);
     char idx[EW_BUF / 2];
     if (tensor_numel(in) == 1)
         snprintf(idx, sizeof idx, "0");
     else if (flat)
         snprintf(idx, sizeof idx, "i");
     else
-        ew_bcast_index(idx, sizeof idx, in, ew_tensor(cg, n->out[0]));
+        ew_bcast_index(idx, sizeof idx, in, cg_tensor(cg, n->out[0]));
     snprintf(buf, cap, "%s[%s]", cg_in(cg, n, k), idx);
 }
 
 /* ADD SUB MUL DIV MAX MIN: numpy broadcasting; Max/Min are variadic (one input: copy).
  * Integer Div truncates toward zero like C (ONNX's reference casts np.divide back). */
 static bool ew_binary(CGen *cg, const Node *n) {
-    const Tensor *out = ew_tensor(cg, n->out[0]);
+    const Tensor *out = cg_tensor(cg, n->out[0]);
     const char *ct = dtype_ctype(out->dtype);
     char oidx[EW_BUF], a[EW_BUF], b[EW_BUF];
     bool flat;
@@ -146,8 +142,8 @@ static void ew_int_bounds(DType t, float lo, float hi, long long *ilo, long long
 /* RELU CLIP LEAKY_RELU SIGMOID HARD_SIGMOID HARD_SWISH TANH ROUND, in float except Relu and
  * Clip which also run on plain integer tensors. */
 static bool ew_unary(CGen *cg, const Node *n) {
-    const Tensor *in = ew_tensor(cg, n->in[0]);
-    const Tensor *out = ew_tensor(cg, n->out[0]);
+    const Tensor *in = cg_tensor(cg, n->in[0]);
+    const Tensor *out = cg_tensor(cg, n->out[0]);
     bool isf = ew_is_float(out->dtype);
     const char *ct = dtype_ctype(out->dtype);
     char e[EW_BUF], f1[48], f2[48];
@@ -244,7 +240,7 @@ static bool ew_unary(CGen *cg, const Node *n) {
 /* SOFTMAX along a.axis.axis: subtract the row maximum before expf so large inputs do not
  * overflow. Opset < 13 (legacy_softmax) flattens to 2-d around the axis first. */
 static bool ew_softmax(CGen *cg, const Node *n) {
-    const Tensor *x = ew_tensor(cg, n->in[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]);
     int axis = (int)n->a.axis.axis;
     if (x->dtype != DT_FLOAT || axis < 0 || axis >= (x->rank ? x->rank : 1))
         return diag_error(cg->d, "node '%s' (Softmax): unsupported axis or type", n->name);
@@ -291,8 +287,8 @@ static bool ew_softmax(CGen *cg, const Node *n) {
  * -> bool is `!= 0`. Float16/double tensors were widened to float on import, so casting to
  * float16 rounds to the nearest half value explicitly. */
 static bool ew_cast(CGen *cg, const Node *n) {
-    const Tensor *in = ew_tensor(cg, n->in[0]);
-    const Tensor *out = ew_tensor(cg, n->out[0]);
+    const Tensor *in = cg_tensor(cg, n->in[0]);
+    const Tensor *out = cg_tensor(cg, n->out[0]);
     const char *x = cg_in(cg, n, 0), *y = cg_out(cg, n, 0);
     int64_t total = tensor_numel(out);
     cg_line(cg, 1, "for (int i = 0; i < %lld; i++) {", (long long)total);

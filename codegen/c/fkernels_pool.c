@@ -14,22 +14,6 @@ KernelFn cg_float_pool_kernel(Op op);
 bool cg_pool_window(CGen *cg, const Node *n);
 bool cg_pool_global_max(CGen *cg, const Node *n);
 
-static const char *const pl_axis[3][3] = {{"x"}, {"y", "x"}, {"z", "y", "x"}};
-
-static const Tensor *pl_tensor(const CGen *cg, int id) {
-    return &cg->g->tensors[id];
-}
-
-static void pl_idx_add(char *buf, size_t cap, const char *term, int64_t stride) {
-    size_t len = strlen(buf);
-    if (stride == 0 || !term[0])
-        return;
-    if (stride == 1)
-        snprintf(buf + len, cap - len, "%s%s", len ? " + " : "", term);
-    else
-        snprintf(buf + len, cap - len, "%s%s * %lld", len ? " + " : "", term, (long long)stride);
-}
-
 /* out * stride - pad_begin + k * dilation, without the factors that are 1. */
 static void pl_coord(char *buf, size_t cap, const char *axis, int64_t stride, int64_t pad,
                      int64_t dil) {
@@ -69,7 +53,7 @@ static const char *pl_lowest(CGen *cg, DType t) {
  * [-pad_begin, size + pad_end) (ceil mode can run past it). When every window is full the
  * divisor is the constant kernel size. */
 bool cg_pool_window(CGen *cg, const Node *n) {
-    const Tensor *x = pl_tensor(cg, n->in[0]), *y = pl_tensor(cg, n->out[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]), *y = cg_tensor(cg, n->out[0]);
     const ConvAttr *a = &n->a.conv;
     bool is_max = n->op == OP_MAX_POOL;
     int ns = x->rank - 2;
@@ -79,7 +63,7 @@ bool cg_pool_window(CGen *cg, const Node *n) {
                           n->name, op_name(n->op), x->rank, n->nout);
     if (!is_max && x->dtype != DT_FLOAT)
         return diag_error(cg->d, "node '%s' (%s): float only here", n->name, op_name(n->op));
-    const char *const *ax = pl_axis[ns - 1];
+    const char *const *ax = cg_spatial_names(ns);
     const char *ct = dtype_ctype(x->dtype);
     int64_t in_sp = 1, out_sp = 1, ksize = 1;
     for (int d = 0; d < ns; d++) {
@@ -146,17 +130,17 @@ bool cg_pool_window(CGen *cg, const Node *n) {
         st /= ext;
         ost /= y->shape[2 + d];
         snprintf(term, sizeof term, "in_%s", ax[d]);
-        pl_idx_add(xi, sizeof xi, term, st);
-        pl_idx_add(ci, sizeof ci, term, colst);
+        cg_idx_add(xi, sizeof xi, term, st);
+        cg_idx_add(ci, sizeof ci, term, colst);
         colst *= ext;
         snprintf(term, sizeof term, "out_%s", ax[d]);
-        pl_idx_add(yi, sizeof yi, term, ost);
+        cg_idx_add(yi, sizeof yi, term, ost);
     }
     char xfull[PL_BUF] = "", yfull[PL_BUF] = "";
-    pl_idx_add(xfull, sizeof xfull, "plane", in_sp);
-    pl_idx_add(xfull, sizeof xfull, xi, 1);
-    pl_idx_add(yfull, sizeof yfull, "plane", out_sp);
-    pl_idx_add(yfull, sizeof yfull, yi, 1);
+    cg_idx_add(xfull, sizeof xfull, "plane", in_sp);
+    cg_idx_add(xfull, sizeof xfull, xi, 1);
+    cg_idx_add(yfull, sizeof yfull, "plane", out_sp);
+    cg_idx_add(yfull, sizeof yfull, yi, 1);
     const char *xs = cg_in(cg, n, 0);
     if (want_idx) {
         cg_line(cg, ind, "const %s v = %s[%s];", ct, xs, xfull);
@@ -193,7 +177,7 @@ bool cg_pool_window(CGen *cg, const Node *n) {
 
 /* GLOBAL_AVG_POOL (float) and GLOBAL_MAX_POOL (any dtype): one value per (batch, channel). */
 static bool pl_global(CGen *cg, const Node *n, bool is_max) {
-    const Tensor *x = pl_tensor(cg, n->in[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]);
     if (x->rank < 2 || (!is_max && x->dtype != DT_FLOAT))
         return diag_error(cg->d, "node '%s' (%s): unsupported input", n->name,
                           op_name(n->op));
@@ -233,7 +217,7 @@ bool cg_pool_global_max(CGen *cg, const Node *n) {
  * changes the output shape, not its dense layout. Kept axes are the outer loops d<k>,
  * reduced axes the inner loops r<k>; the running value starts at the first element. */
 static bool pl_reduce(CGen *cg, const Node *n) {
-    const Tensor *x = pl_tensor(cg, n->in[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]);
     const AxesAttr *a = &n->a.axes;
     bool red[QCC_MAX_RANK] = {false};
     for (int d = 0; d < x->rank; d++)
@@ -261,8 +245,8 @@ static bool pl_reduce(CGen *cg, const Node *n) {
         snprintf(var, sizeof var, "d%d", d);
         cg_line(cg, ind++, "for (int d%d = 0; d%d < %lld; d%d++) {", d, d,
                 (long long)x->shape[d], d);
-        pl_idx_add(base, sizeof base, var, x->shape[d] > 1 ? xst[d] : 0);
-        pl_idx_add(yi, sizeof yi, var, x->shape[d] > 1 ? yst[d] : 0);
+        cg_idx_add(base, sizeof base, var, x->shape[d] > 1 ? xst[d] : 0);
+        cg_idx_add(yi, sizeof yi, var, x->shape[d] > 1 ? yst[d] : 0);
     }
     int body = ind;
     cg_line(cg, ind, "const int base = %s;", base[0] ? base : "0");
@@ -273,7 +257,7 @@ static bool pl_reduce(CGen *cg, const Node *n) {
         snprintf(var, sizeof var, "r%d", d);
         cg_line(cg, ind++, "for (int r%d = 0; r%d < %lld; r%d++) {", d, d,
                 (long long)x->shape[d], d);
-        pl_idx_add(off, sizeof off, var, x->shape[d] > 1 ? xst[d] : 0);
+        cg_idx_add(off, sizeof off, var, x->shape[d] > 1 ? xst[d] : 0);
     }
     cg_line(cg, ind, "const %s v = %s[base%s%s];", ct, cg_in(cg, n, 0), off[0] ? " + " : "",
             off);

@@ -15,20 +15,6 @@
 bool cg_pool_window(CGen *cg, const Node *n);     /* fkernels_pool.c */
 bool cg_pool_global_max(CGen *cg, const Node *n); /* fkernels_pool.c */
 
-static const Tensor *mv_tensor(const CGen *cg, int id) {
-    return &cg->g->tensors[id];
-}
-
-static void mv_idx_add(char *buf, size_t cap, const char *term, int64_t stride) {
-    size_t len = strlen(buf);
-    if (stride == 0 || !term[0])
-        return;
-    if (stride == 1)
-        snprintf(buf + len, cap - len, "%s%s", len ? " + " : "", term);
-    else
-        snprintf(buf + len, cap - len, "%s%s * %lld", len ? " + " : "", term, (long long)stride);
-}
-
 static void mv_strides(const Tensor *t, int64_t *st) {
     int64_t s = 1;
     for (int d = t->rank - 1; d >= 0; d--) {
@@ -40,7 +26,7 @@ static void mv_strides(const Tensor *t, int64_t *st) {
 /* RESHAPE FLATTEN SQUEEZE UNSQUEEZE IDENTITY: the dense layout is unchanged, so a copy
  * (the memory plan may make it in place; copying an element onto itself is harmless). */
 static bool mv_copy(CGen *cg, const Node *n) {
-    const Tensor *y = mv_tensor(cg, n->out[0]);
+    const Tensor *y = cg_tensor(cg, n->out[0]);
     cg_line(cg, 1, "for (int i = 0; i < %lld; i++)", (long long)tensor_numel(y));
     cg_line(cg, 2, "%s[i] = %s[i];", cg_out(cg, n, 0), cg_in(cg, n, 0));
     return true;
@@ -49,7 +35,7 @@ static bool mv_copy(CGen *cg, const Node *n) {
 /* CONCAT along a.axis.axis: each input is `outer` blocks of shape[axis]*inner elements that
  * land side by side in the output's blocks. */
 static bool mv_concat(CGen *cg, const Node *n) {
-    const Tensor *y = mv_tensor(cg, n->out[0]);
+    const Tensor *y = cg_tensor(cg, n->out[0]);
     int axis = (int)n->a.axis.axis;
     if (axis < 0 || axis >= y->rank)
         return diag_error(cg->d, "node '%s' (Concat): axis %d out of range", n->name, axis);
@@ -64,7 +50,7 @@ static bool mv_concat(CGen *cg, const Node *n) {
     for (int k = 0; k < n->nin; k++) {
         if (n->in[k] < 0)
             continue;
-        const Tensor *x = mv_tensor(cg, n->in[k]);
+        const Tensor *x = cg_tensor(cg, n->in[k]);
         int64_t block = x->shape[axis] * inner;
         if (block == 0)
             continue;
@@ -80,7 +66,7 @@ static bool mv_concat(CGen *cg, const Node *n) {
 
 /* TRANSPOSE: output axis d is input axis perm[d]; loops over the output in order. */
 static bool mv_transpose(CGen *cg, const Node *n) {
-    const Tensor *x = mv_tensor(cg, n->in[0]), *y = mv_tensor(cg, n->out[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]), *y = cg_tensor(cg, n->out[0]);
     int64_t perm[QCC_MAX_RANK], xst[QCC_MAX_RANK], yst[QCC_MAX_RANK];
     for (int d = 0; d < y->rank; d++)
         perm[d] = n->a.axes.naxes == y->rank ? n->a.axes.axes[d] : y->rank - 1 - d;
@@ -91,8 +77,8 @@ static bool mv_transpose(CGen *cg, const Node *n) {
         cg_line(cg, 1 + d, "for (int d%d = 0; d%d < %lld; d%d++)%s", d, d,
                 (long long)y->shape[d], d, d + 1 < y->rank ? " {" : "");
         snprintf(var, sizeof var, "d%d", d);
-        mv_idx_add(xi, sizeof xi, var, y->shape[d] > 1 ? xst[perm[d]] : 0);
-        mv_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
+        cg_idx_add(xi, sizeof xi, var, y->shape[d] > 1 ? xst[perm[d]] : 0);
+        cg_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
     }
     cg_line(cg, 1 + y->rank, "%s[%s] = %s[%s];", cg_out(cg, n, 0), yi[0] ? yi : "0",
             cg_in(cg, n, 0), xi[0] ? xi : "0");
@@ -106,7 +92,7 @@ static bool mv_transpose(CGen *cg, const Node *n) {
  * modular) or, for constant, replaced by the value. Negative pads crop. The constant of a
  * quantized tensor is its zero point (the real 0); others use a.pad.value. */
 static bool mv_pad(CGen *cg, const Node *n) {
-    const Tensor *x = mv_tensor(cg, n->in[0]), *y = mv_tensor(cg, n->out[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]), *y = cg_tensor(cg, n->out[0]);
     const PadAttr *a = &n->a.pad;
     int r = y->rank;
     int64_t xst[QCC_MAX_RANK], yst[QCC_MAX_RANK];
@@ -131,10 +117,10 @@ static bool mv_pad(CGen *cg, const Node *n) {
         cg_line(cg, ind, "for (int d%d = 0; d%d < %lld; d%d++) {", d, d,
                 (long long)y->shape[d], d);
         snprintf(var, sizeof var, "d%d", d);
-        mv_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
+        cg_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
         bool moved = pb != 0 || a->pads[r + d] != 0;
         if (!moved) {
-            mv_idx_add(xi, sizeof xi, var, ext > 1 ? xst[d] : 0);
+            cg_idx_add(xi, sizeof xi, var, ext > 1 ? xst[d] : 0);
             continue;
         }
         cg_line(cg, ind + 1, "%sint in%d = d%d %s %lld;", a->mode == PAD_CONSTANT ? "const " : "",
@@ -167,7 +153,7 @@ static bool mv_pad(CGen *cg, const Node *n) {
             return diag_error(cg->d, "node '%s' (Pad): unsupported mode", n->name);
         }
         snprintf(var, sizeof var, "in%d", d);
-        mv_idx_add(xi, sizeof xi, var, ext > 1 ? xst[d] : 0);
+        cg_idx_add(xi, sizeof xi, var, ext > 1 ? xst[d] : 0);
     }
     if (!xi[0])
         snprintf(xi, sizeof xi, "0");
@@ -278,7 +264,7 @@ static void mv_resize_outside(CGen *cg, const Node *n, int ind, const bool *ext,
     }
     if (!cond[0])
         return;
-    const Tensor *y = mv_tensor(cg, n->out[0]);
+    const Tensor *y = cg_tensor(cg, n->out[0]);
     float v = n->a.resize.extrapolation;
     StrBuf sb;
     sb_init(&sb);
@@ -299,7 +285,7 @@ static void mv_resize_outside(CGen *cg, const Node *n, int ind, const bool *ext,
 /* Cubic body: sum over the 4^nmoved taps of the weight product times the tap's value. */
 static void mv_resize_cubic(CGen *cg, const Node *n, int ind, const bool *moved,
                             const int64_t *xst) {
-    const Tensor *x = mv_tensor(cg, n->in[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]);
     char xi[MV_BUF] = "", w[MV_BUF] = "", var[48];
     cg_line(cg, ind, "float acc = 0.0f;");
     for (int d = 0; d < x->rank; d++) {
@@ -312,7 +298,7 @@ static void mv_resize_cubic(CGen *cg, const Node *n, int ind, const bool *moved,
         } else {
             snprintf(var, sizeof var, "d%d", d);
         }
-        mv_idx_add(xi, sizeof xi, var, x->shape[d] > 1 ? xst[d] : 0);
+        cg_idx_add(xi, sizeof xi, var, x->shape[d] > 1 ? xst[d] : 0);
     }
     cg_line(cg, ind, "acc += %s * %s[%s];", w, cg_in(cg, n, 0), xi[0] ? xi : "0");
 }
@@ -323,7 +309,7 @@ static void mv_resize_cubic(CGen *cg, const Node *n, int ind, const bool *moved,
  * and no libm. Linear and cubic are separable over the axes that change size, float only;
  * tf_crop_and_resize adds a table of the samples outside the input. No antialias. */
 static bool mv_resize(CGen *cg, const Node *n) {
-    const Tensor *x = mv_tensor(cg, n->in[0]), *y = mv_tensor(cg, n->out[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]), *y = cg_tensor(cg, n->out[0]);
     const ResizeAttr *a = &n->a.resize;
     int r = y->rank;
     bool linear = a->mode == RESIZE_LINEAR, cubic = a->mode == RESIZE_CUBIC,
@@ -405,7 +391,7 @@ static bool mv_resize(CGen *cg, const Node *n) {
         cg_line(cg, 1 + d, "for (int d%d = 0; d%d < %lld; d%d++) {", d, d,
                 (long long)y->shape[d], d);
         snprintf(var, sizeof var, "d%d", d);
-        mv_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
+        cg_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
         nmoved += moved[d];
     }
     int ind = 1 + r;
@@ -416,7 +402,7 @@ static bool mv_resize(CGen *cg, const Node *n) {
         char xi[MV_BUF] = "";
         for (int d = 0; d < r; d++) {
             snprintf(var, sizeof var, moved[d] ? "src%d[d%d]" : "d%d", d, d);
-            mv_idx_add(xi, sizeof xi, var, x->shape[d] > 1 ? xst[d] : 0);
+            cg_idx_add(xi, sizeof xi, var, x->shape[d] > 1 ? xst[d] : 0);
         }
         cg_line(cg, ind, "%s[%s] = %s[%s];", cg_out(cg, n, 0), yi, cg_in(cg, n, 0),
                 xi[0] ? xi : "0");
@@ -440,7 +426,7 @@ static bool mv_resize(CGen *cg, const Node *n) {
                 } else {
                     snprintf(var, sizeof var, "d%d", d);
                 }
-                mv_idx_add(xi, sizeof xi, var, x->shape[d] > 1 ? xst[d] : 0);
+                cg_idx_add(xi, sizeof xi, var, x->shape[d] > 1 ? xst[d] : 0);
             }
             cg_line(cg, ind, "acc += %s * %s[%s];", w, cg_in(cg, n, 0), xi[0] ? xi : "0");
         }
@@ -455,7 +441,7 @@ static bool mv_resize(CGen *cg, const Node *n) {
  * negative indices count from the end (ONNX), checked at run time since indices may be a
  * graph input. */
 static bool mv_gather(CGen *cg, const Node *n) {
-    const Tensor *x = mv_tensor(cg, n->in[0]), *ix = mv_tensor(cg, n->in[1]);
+    const Tensor *x = cg_tensor(cg, n->in[0]), *ix = cg_tensor(cg, n->in[1]);
     int axis = (int)n->a.axis.axis;
     if (axis < 0 || axis >= x->rank)
         return diag_error(cg->d, "node '%s' (Gather): axis %d out of range", n->name, axis);
@@ -483,7 +469,7 @@ static bool mv_gather(CGen *cg, const Node *n) {
  * clamped by shape inference, steps possibly negative), so the input index is one constant
  * base plus a signed stride per output loop; no bounds checks are needed. */
 static bool mv_slice(CGen *cg, const Node *n) {
-    const Tensor *x = mv_tensor(cg, n->in[0]), *y = mv_tensor(cg, n->out[0]);
+    const Tensor *x = cg_tensor(cg, n->in[0]), *y = cg_tensor(cg, n->out[0]);
     const SliceAttr *a = &n->a.slice;
     if (x->rank != y->rank)
         return diag_error(cg->d, "node '%s' (Slice): input and output ranks differ", n->name);
@@ -499,7 +485,7 @@ static bool mv_slice(CGen *cg, const Node *n) {
         cg_line(cg, 1 + d, "for (int d%d = 0; d%d < %lld; d%d++)%s", d, d,
                 (long long)y->shape[d], d, d + 1 < y->rank ? " {" : "");
         snprintf(var, sizeof var, "d%d", d);
-        mv_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
+        cg_idx_add(yi, sizeof yi, var, y->shape[d] > 1 ? yst[d] : 0);
         int64_t st = y->shape[d] > 1 ? a->step[d] * xst[d] : 0, mag = st < 0 ? -st : st;
         size_t len = strlen(terms);
         if (st != 0)

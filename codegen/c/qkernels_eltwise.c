@@ -1,22 +1,13 @@
 /* qkernels_eltwise.c: integer element-wise kernels (ADD, SUB, MUL with numpy broadcasting,
  * LUT, CLIP/RELU clamps, SOFTMAX through float), the QUANTIZE / DEQUANTIZE /
  * DYNAMIC_QUANTIZE boundary kernels, and cg_quant_kernel(), the table of every integer kernel.
- * Formulas: codegen.h (contract) and /work/notes/ort_formulas.md (float mode vs ONNX Runtime). */
+ * Formulas: codegen.h (contract) and codegen/c/ort_formulas.md (float mode vs ONNX Runtime). */
 #include "cgen.h"
 
 #include <string.h>
 
 KernelFn cg_qconv_kernel(Op op); /* qkernels_conv.c */
 KernelFn cg_qpool_kernel(Op op); /* qkernels_pool.c */
-
-static const char *flit(CGen *cg, float v) {
-    StrBuf sb;
-    sb_init(&sb);
-    sb_float(&sb, v);
-    const char *s = cg_fmt(cg, "%s", sb.data);
-    sb_free(&sb);
-    return s;
-}
 
 /* Loops over y's elements; idx[k] receives the index expression of input k (numpy broadcast
  * with literal strides; a size-1 dim has stride 0). Returns the indent of the loop body and
@@ -98,10 +89,10 @@ static bool emit_add_sub(CGen *cg, const Node *n) {
         bool scalar_b = tensor_numel(swap ? ta : tb) == 1;
         cg_line(cg, 1, "/* ONNX Runtime QLinearAdd (x86-64 AVX2): v = fma(a, %s, fma(b, %s, "
                        "zy - (rA*za + rB*zb))), round half even, saturate */",
-                flit(cg, ra), flit(cg, rb));
+                cg_float_lit(cg, ra), cg_float_lit(cg, rb));
         if (scalar_b) {
-            cg_line(cg, 1, "const float scaled_b = (float)%s[0] * %s;", bn, flit(cg, rb));
-            cg_line(cg, 1, "const float fixed = %s + scaled_b;", flit(cg, fixed));
+            cg_line(cg, 1, "const float scaled_b = (float)%s[0] * %s;", bn, cg_float_lit(cg, rb));
+            cg_line(cg, 1, "const float fixed = %s + scaled_b;", cg_float_lit(cg, fixed));
         }
         int body = open_loops(cg, n, 2, idx, &yi);
         if (swap) {
@@ -111,10 +102,10 @@ static bool emit_add_sub(CGen *cg, const Node *n) {
         }
         if (scalar_b)
             cg_line(cg, body, "float v = fmaf((float)%s[%s], %s, fixed);", an, idx[0],
-                    flit(cg, ra));
+                    cg_float_lit(cg, ra));
         else
             cg_line(cg, body, "float v = fmaf((float)%s[%s], %s, fmaf((float)%s[%s], %s, %s));",
-                    an, idx[0], flit(cg, ra), bn, idx[1], flit(cg, rb), flit(cg, fixed));
+                    an, idx[0], cg_float_lit(cg, ra), bn, idx[1], cg_float_lit(cg, rb), cg_float_lit(cg, fixed));
         cg_line(cg, body, "v = v < %ld.0f ? %ld.0f : v > %ld.0f ? %ld.0f : v;",
                 (long)n->q.act_min, (long)n->q.act_min, (long)n->q.act_max, (long)n->q.act_max);
         cg_line(cg, body, "%s[%s] = (%s)qcc_rint(v);", yn, yi, T);
@@ -193,7 +184,7 @@ static bool emit_softmax(CGen *cg, const Node *n) {
     int64_t outer, len, inner;
     split_axis(x, axis, n->a.axis.legacy_softmax, &outer, &len, &inner);
     cg->need_math = true;
-    const char *sx = flit(cg, x->q.scale[0]), *sy = flit(cg, y->q.scale[0]);
+    const char *sx = cg_float_lit(cg, x->q.scale[0]), *sy = cg_float_lit(cg, y->q.scale[0]);
     const char *xn = cg_in(cg, n, 0);
     long zx = (long)cg_zp(x), zy = (long)cg_zp(y);
     cg_line(cg, 1, "/* FLOAT inside: dequantize, softmax with expf, quantize (QLinearSoftmax) */");
@@ -298,7 +289,7 @@ static bool emit_q_dq(CGen *cg, const Node *n) {
                           op_name(n->op));
     const char *xn = cg_in(cg, n, 0), *yn = cg_out(cg, n, 0), *T = dtype_ctype(y->dtype);
     if (qt->q.n == 1) {
-        const char *s = flit(cg, qt->q.scale[0]);
+        const char *s = cg_float_lit(cg, qt->q.scale[0]);
         cg_line(cg, 1, "for (int i = 0; i < %lld; i++)", (long long)tensor_numel(x));
         if (q)
             cg_line(cg, 2, "%s[i] = (%s)qcc_quantize(%s[i], %s, %ld, %s, %s);", yn, T, xn, s,

@@ -1,19 +1,8 @@
 /* qkernels_pool.c: integer AVG_POOL (1-3 spatial dims, count_include_pad, ceil_mode windows
  * clipped to the input) and GLOBAL_AVG_POOL for the portable C backend.
  * Fixed mode: acc = sum(x - zx) (|acc| <= 255 * window, far from int32 limits), multiplier
- * entry count-1. Float mode follows ONNX Runtime's kernels (see /work/notes/ort_formulas.md). */
+ * entry count-1. Float mode follows ONNX Runtime's kernels (see codegen/c/ort_formulas.md). */
 #include "cgen.h"
-
-static const char *const pool_dim[3][3] = {{"x"}, {"y", "x"}, {"z", "y", "x"}};
-
-static const char *flit(CGen *cg, float v) {
-    StrBuf sb;
-    sb_init(&sb);
-    sb_float(&sb, v);
-    const char *s = cg_fmt(cg, "%s", sb.data);
-    sb_free(&sb);
-    return s;
-}
 
 static bool emit_avg_pool(CGen *cg, const Node *n) {
     const Tensor *x = cg_tin(cg, n, 0), *y = cg_tout(cg, n, 0);
@@ -23,7 +12,7 @@ static bool emit_avg_pool(CGen *cg, const Node *n) {
         return diag_error(cg->d, "node '%s' (%s): 1 to 3 spatial dims supported", n->name,
                           op_name(n->op));
     bool ort_float = cg->o->requant == REQUANT_FLOAT;
-    const char *const *sp = pool_dim[ns - 1];
+    const char *const *sp = cg_spatial_names(ns);
     int64_t planes = x->shape[0] * x->shape[1], in_plane = 1, out_plane = 1, kprod = 1;
     for (int d = 0; d < ns; d++) {
         in_plane *= x->shape[2 + d];
@@ -67,7 +56,7 @@ static bool emit_avg_pool(CGen *cg, const Node *n) {
     sb_putc(&xi, ']');
     if (ort_float) {
         cg_line(cg, ind, "const float xf = %s * (float)((int32_t)%s - %ld);",
-                flit(cg, x->q.scale[0]), xi.data, (long)zx);
+                cg_float_lit(cg, x->q.scale[0]), xi.data, (long)zx);
         cg_line(cg, ind, "sum += xf;");
     } else {
         cg_line(cg, ind, "acc += (int32_t)%s - %ld;", xi.data, (long)zx);
@@ -91,7 +80,7 @@ static bool emit_avg_pool(CGen *cg, const Node *n) {
     sb_putc(&yi, ']');
     if (ort_float) {
         cg_line(cg, ind, "sum /= (float)count;");
-        cg_line(cg, ind, "float v = sum / %s + %ld.0f;", flit(cg, y->q.scale[0]), (long)zy);
+        cg_line(cg, ind, "float v = sum / %s + %ld.0f;", cg_float_lit(cg, y->q.scale[0]), (long)zy);
         cg_line(cg, ind, "v = v < %ld.0f ? %ld.0f : v > %ld.0f ? %ld.0f : v;",
                 (long)n->q.act_min, (long)n->q.act_min, (long)n->q.act_max,
                 (long)n->q.act_max);
