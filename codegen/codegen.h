@@ -29,7 +29,9 @@
  *              the output zero point, clamp to [act_min, act_max]. int32 output: store acc.
  *   GEMM / MATMUL  in[0] A (q), in[1] B (q; const B has c3[N]; trans_b in a.gemm).
  *              A non-const B has nbias 0: subtract both zero points in the loop instead.
- *              acc[m][n] = sum_k A*B - zb[n]*sum_k A + c3[n]; requant as CONV.
+ *              acc[m][n] = sum_k A*B - zb[n]*sum_k A + c3[n]; requant as CONV. When a 2-d
+ *              output's bias varies along rows (QGemm C [M,1] or [M,N]), nbias == M*N and
+ *              c3 is indexed [m*N + n].
  *   ADD / SUB  in[0] a (q), in[1] b (q), numpy broadcast. mul[0] a, mul[1] b, mul[2] out;
  *              fixed: xa = (a-za) << left_shift, xa = mulhi(xa, mul[0]); same for b;
  *              y = mulhi(xa +/- xb, mul[2]) + zy (TFLite); float: y = round((a-za)*f0 +/-

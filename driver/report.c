@@ -14,9 +14,18 @@ static void shape_text(const Tensor *t, char *buf, size_t size) {
         snprintf(buf + used, size - used, "]");
 }
 
+/* The first output the node writes, or -1: a leading optional output may be left out
+ * (MaxPool with only Indices has out[0] == -1). */
+static int first_output(const Node *n) {
+    for (int k = 0; k < n->nout; k++)
+        if (n->out[k] >= 0)
+            return n->out[k];
+    return -1;
+}
+
 /* Multiply-accumulates of one node (0 for ops that do none). */
 static int64_t node_macs(const Graph *g, const Node *n) {
-    if (n->nin < 2 || n->in[1] < 0)
+    if (n->nin < 2 || n->in[1] < 0 || n->nout < 1 || n->out[0] < 0)
         return 0;
     const Tensor *out = &g->tensors[n->out[0]], *w = &g->tensors[n->in[1]];
     switch (n->op) {
@@ -40,8 +49,10 @@ void qcc_report(const Graph *g, FILE *f) {
             "const B", "node");
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
-        char shape[96];
-        shape_text(&g->tensors[n->out[0]], shape, sizeof shape);
+        char shape[96] = "-";
+        int out = first_output(n);
+        if (out >= 0)
+            shape_text(&g->tensors[out], shape, sizeof shape);
         int64_t macs = node_macs(g, n), consts = 0;
         for (int k = 0; k < n->nin; k++)
             if (n->in[k] >= 0 && tensor_is_const(&g->tensors[n->in[k]]))

@@ -42,12 +42,27 @@ static bool compute_c3(Graph *g, int ni, Diag *d) {
         return diag_error(d, "node '%s' (%s): constant weight must be 2-d", n->name,
                           op_name(n->op));
     const Tensor *b = n->nin > 2 && n->in[2] >= 0 ? &g->tensors[n->in[2]] : NULL;
-    if (b && (!tensor_is_const(b) || b->dtype != DT_INT32 ||
-              (tensor_numel(b) != dm.channels && tensor_numel(b) != 1)))
-        return diag_error(d, "node '%s' (%s): bias must be a constant int32 vector of %lld",
-                          n->name, op_name(n->op), (long long)dm.channels);
+    if (b && (!tensor_is_const(b) || b->dtype != DT_INT32))
+        return diag_error(d, "node '%s' (%s): bias must be a constant int32 tensor", n->name,
+                          op_name(n->op));
+    /* The bias is one value, one per output column (any shape ending in N), or, for a 2-d
+     * Gemm/MatMul output [M,N], a C that also varies along rows (QGemm's [M,1] or [M,N]):
+     * then c3 holds M*N entries, one per output element, still computed once here. */
+    int64_t rows = 1;
+    const Tensor *y = &g->tensors[n->out[0]];
+    if (b && !(tensor_numel(b) == 1 || (tensor_numel(b) == dm.channels && b->rank >= 1 &&
+                                        b->shape[b->rank - 1] == dm.channels))) {
+        bool matrix_out = n->op != OP_CONV && y->rank == 2 && y->shape[1] == dm.channels;
+        int64_t m = matrix_out ? y->shape[0] : 0;
+        bool fits = matrix_out && b->rank == 2 && (b->shape[0] == m || b->shape[0] == 1) &&
+                    (b->shape[1] == dm.channels || b->shape[1] == 1);
+        if (!fits)
+            return diag_error(d, "node '%s' (%s): unsupported: bias '%s' does not broadcast to "
+                              "the output", n->name, op_name(n->op), b->name);
+        rows = m;
+    }
     int32_t zx = x->q.zero_point[0];
-    int32_t *c3 = arena_calloc(g->arena, (size_t)dm.channels, sizeof(int32_t));
+    int32_t *c3 = arena_calloc(g->arena, (size_t)(rows * dm.channels), sizeof(int32_t));
     int64_t worst = 0;
     for (int64_t c = 0; c < dm.channels; c++) {
         int64_t sum_w = 0, max_abs = 0;
@@ -57,12 +72,21 @@ static bool compute_c3(Graph *g, int ni, Diag *d) {
             max_abs = llabs(v) > max_abs ? llabs(v) : max_abs;
         }
         int32_t zw = w->q.zero_point[w->q.n > 1 ? c : 0];
-        int64_t bias = b ? tensor_get_i(b, tensor_numel(b) == 1 ? 0 : c) : 0;
-        int64_t v = bias - (int64_t)zx * sum_w + dm.depth * (int64_t)zx * zw;
-        if (v < INT32_MIN || v > INT32_MAX)
-            return diag_error(d, "node '%s' (%s): zero-point bias term of channel %lld "
-                              "overflows int32", n->name, op_name(n->op), (long long)c);
-        c3[c] = (int32_t)v;
+        int64_t v = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t bias = 0;
+            if (b && rows == 1)
+                bias = tensor_get_i(b, tensor_numel(b) == 1 ? 0 : c);
+            else if (b) /* [M or 1, N or 1] broadcast to row r, column c */
+                bias = tensor_get_i(b, (b->shape[0] == 1 ? 0 : r) * b->shape[1] +
+                                       (b->shape[1] == 1 ? 0 : c));
+            int64_t e = bias - (int64_t)zx * sum_w + dm.depth * (int64_t)zx * zw;
+            if (e < INT32_MIN || e > INT32_MAX)
+                return diag_error(d, "node '%s' (%s): zero-point bias term of channel %lld "
+                                  "overflows int32", n->name, op_name(n->op), (long long)c);
+            c3[r * dm.channels + c] = (int32_t)e;
+            v = llabs(e) > llabs(v) ? e : v;
+        }
         /* |sum qx*qw - zw*sum qx| <= K*255*(max|qw| + |zw|) for 8-bit qx */
         int64_t bound = dm.depth * 255 * (max_abs + llabs(zw)) + llabs(v);
         worst = bound > worst ? bound : worst;
@@ -70,7 +94,7 @@ static bool compute_c3(Graph *g, int ni, Diag *d) {
     if (worst > INT32_MAX)
         diag_warning(d, "node '%s' (%s): int32 accumulator may overflow (bound %lld > 2^31-1)",
                      n->name, op_name(n->op), (long long)worst);
-    n->q.nbias = (int)dm.channels;
+    n->q.nbias = (int)(rows * dm.channels);
     n->q.c3 = c3;
     return true;
 }

@@ -31,6 +31,9 @@ static bool is_qop(Op op) {
 }
 
 static bool check_node(Graph *g, Node *n, bool quantized_model, Diag *d) {
+    if (n->nout < 1 || n->out[0] < 0)
+        return diag_error(d, "node '%s' (%s): unsupported: its first output is left out",
+                          n->name, op_name(n->op));
     if (is_qop(n->op))
         return diag_error(d, "node '%s' (%s): unsupported form of this operator", n->name,
                           op_name(n->op));
@@ -50,6 +53,17 @@ static bool check_node(Graph *g, Node *n, bool quantized_model, Diag *d) {
                 return diag_error(d, "node '%s' (%s): input '%s' is %s without quantization "
                                   "parameters (missing QuantizeLinear/DequantizeLinear?)",
                                   n->name, op_name(n->op), tt->name, dtype_name(tt->dtype));
+        }
+        /* Only the weight of a dense op may be per channel: the requant and the kernels read
+         * scale[0]/zero_point[0] of every other input (QLinearAdd with per-axis a_scale
+         * would otherwise be computed with the first channel's scale everywhere). */
+        int weight = n->op == OP_CONV || n->op == OP_GEMM || n->op == OP_MATMUL ? 1 : -1;
+        for (int k = 0; k < n->nin; k++) {
+            int t = n->in[k];
+            if (t >= 0 && k != weight && g->tensors[t].q.n > 1 &&
+                dtype_is_int8ish(g->tensors[t].dtype))
+                return diag_error(d, "node '%s' (%s): per-axis scales on input '%s' are not "
+                                  "supported", n->name, op_name(n->op), g->tensors[t].name);
         }
         const Tensor *out = &g->tensors[n->out[0]];
         if (out->q.n > 1)

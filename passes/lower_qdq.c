@@ -89,13 +89,38 @@ static int bias_input(Op op) {
     return op == OP_CONV || op == OP_GEMM || op == OP_MATMUL ? 2 : -1;
 }
 
+/* Output channels of a CONV/GEMM/MATMUL with weight w (the dimension a bias runs along). */
+static int64_t out_channels(const Node *n, const Tensor *tw) {
+    return n->op == OP_CONV ? tw->shape[0]
+           : n->op == OP_GEMM && n->a.gemm.trans_b ? tw->shape[0] : tw->shape[tw->rank - 1];
+}
+
+/* Can `bias` (a float tensor, maybe behind a DequantizeLinear) become one int32 per output
+ * channel? It must be constant and hold one value or one per channel along its last axis,
+ * every other axis 1: a Gemm C of shape [M,1] or [M,N] varies along rows, which c3 cannot
+ * express (even when M == N makes the element count look right), so such a node stays float. */
+static bool bias_is_channel_vector(const Graph *g, const Node *n, int w, int bias) {
+    int src = dq_source(g, bias);
+    const Tensor *tb = &g->tensors[src >= 0 ? src : bias];
+    if (!tensor_is_const(tb))
+        return false;
+    int64_t count = tensor_numel(tb);
+    if (count == 1)
+        return true;
+    if (tb->rank < 1 || count != out_channels(n, &g->tensors[w]))
+        return false;
+    for (int i = 0; i < tb->rank - 1; i++)
+        if (tb->shape[i] != 1)
+            return false;
+    return true;
+}
+
 /* Integer bias for CONV/GEMM from a float constant or a DQ'd int32 constant whose scale is
  * not exactly sx*sw[c]: q = round_half_even(real / (sx*sw[c])) (beta folded in). */
 static int requantize_bias(Graph *g, Node *n, int x, int w, int bias, Diag *d) {
     const Tensor *tw = &g->tensors[w];
     const Tensor *tx = &g->tensors[x];
-    int64_t channels = n->op == OP_CONV ? tw->shape[0]
-                       : n->op == OP_GEMM && n->a.gemm.trans_b ? tw->shape[0] : tw->shape[1];
+    int64_t channels = out_channels(n, tw);
     int src = dq_source(g, bias);
     const Tensor *tb = &g->tensors[src >= 0 ? src : bias];
     if (!tensor_is_const(tb))
@@ -164,7 +189,10 @@ static bool match_requant_inputs(const Graph *g, const Node *n, int *ins) {
         }
         ins[k] = src;
     }
-    if (n->op == OP_GEMM && n->a.gemm.trans_a)
+    /* transA is not lowered; a Gemm scaled by alpha <= 0 (or a non-finite alpha/beta) has
+     * no positive requantization multiplier nor a representable bias: it stays float */
+    if (n->op == OP_GEMM && (n->a.gemm.trans_a || !(n->a.gemm.alpha > 0.0f) ||
+                             !isfinite(n->a.gemm.alpha) || !isfinite(n->a.gemm.beta)))
         return false;
     if ((n->op == OP_CONV || n->op == OP_GEMM) && !tensor_is_const(&g->tensors[ins[1]]))
         return false;
@@ -243,6 +271,10 @@ static bool lower_requant(Graph *g, int ni, int qn, int act, int add, Diag *d) {
     if (!match_requant_inputs(g, &g->nodes[ni], ins))
         return true;
     Node *n = &g->nodes[ni];
+    int bi0 = bias_input(n->op);
+    if (bi0 >= 0 && bi0 < n->nin && n->in[bi0] >= 0 &&
+        !bias_is_channel_vector(g, n, ins[1], n->in[bi0]))
+        return true;
     if (add >= 0) {
         /* MatMul + Add(bias): the bias becomes input 2, as for Gemm */
         if (!tensor_is_const(&g->tensors[ins[1]]) || g->tensors[ins[1]].rank != 2)
@@ -421,6 +453,8 @@ static bool sink_dequantize(Graph *g) {
             ti->q = g->tensors[src].q;
             n->in[0] = src;
             n->out[0] = yi;
+            if (n->op == OP_PAD) /* padding with real 0 is padding with the zero point */
+                n->a.pad.value = (float)g->tensors[src].q.zero_point[0];
             int dq = graph_add_node(g, OP_DEQUANTIZE, g->nodes[i].name);
             node_add_input(g, dq, yi);
             node_add_output(g, dq, y);

@@ -343,14 +343,22 @@ static void integer_clamps(Graph *g) {
         DType dt = g->tensors[n->out[0]].dtype;
         if (!dtype_is_int8ish(dt))
             continue;
+        /* Bounds are floats (Clip-6 attributes) that may be NaN or far outside the type:
+         * both are brought into [qmin, qmax] before any conversion to int32 (a NaN bound
+         * counts as absent), so nothing here converts an out-of-range double. */
+        double qmin = dtype_qmin(dt), qmax = dtype_qmax(dt);
         double lo = n->op == OP_RELU ? 0.0 : n->a.act.lo;
-        double hi = n->op == OP_RELU ? (double)dtype_qmax(dt) : n->a.act.hi;
-        lo = ceil(lo < dtype_qmin(dt) ? dtype_qmin(dt) : lo);
-        hi = floor(hi > dtype_qmax(dt) ? dtype_qmax(dt) : hi);
+        double hi = n->op == OP_RELU ? qmax : n->a.act.hi;
+        lo = lo != lo ? qmin : ceil(lo < qmin ? qmin : lo > qmax ? qmax : lo);
+        hi = hi != hi ? qmax : floor(hi > qmax ? qmax : hi < qmin ? qmin : hi);
         n->q.act_min = (int32_t)lo;
-        n->q.act_max = (int32_t)(hi < lo ? lo : hi); /* ONNX: min > max gives max */
-        if (n->a.act.lo > n->a.act.hi)
+        n->q.act_max = (int32_t)hi;
+        if (lo > hi)  /* ONNX: min > max gives max everywhere */
             n->q.act_min = n->q.act_max;
+        if (n->op == OP_CLIP) { /* the float kernels read these for an unquantized clip */
+            n->a.act.lo = (float)n->q.act_min;
+            n->a.act.hi = (float)n->q.act_max;
+        }
     }
 }
 

@@ -54,8 +54,11 @@ void memplan_boundaries(const Graph *g, int *qnode, int *dqnode) {
         if (readers(g, t, &node) != 1 || g->tensors[t].flags & T_OUTPUT)
             continue;
         const Node *n = &g->nodes[node];
-        if (n->op != OP_QUANTIZE || n->nout < 1 || n->in[0] != t || is_port(g, n->out[0]) ||
-            claimed[n->out[0]])
+        /* a Q whose scale or zero point is an input (run-time or blocked) has no QParams for
+         * _run_q to publish: codegen runs it in node order, so its output must not be
+         * planned as live from before the first node */
+        if (n->op != OP_QUANTIZE || n->nin > 1 || n->nout < 1 || n->in[0] != t ||
+            n->out[0] < 0 || is_port(g, n->out[0]) || claimed[n->out[0]])
             continue;
         qnode[k] = node;
         claimed[n->out[0]] = true;
@@ -64,7 +67,8 @@ void memplan_boundaries(const Graph *g, int *qnode, int *dqnode) {
         int t = g->outputs[k];
         int p = graph_producer(g, t);
         dqnode[k] = -1;
-        if (p < 0 || g->nodes[p].op != OP_DEQUANTIZE || g->tensors[t].flags & T_INPUT)
+        if (p < 0 || g->nodes[p].op != OP_DEQUANTIZE || g->nodes[p].nin > 1 ||
+            g->tensors[t].flags & T_INPUT)
             continue;
         int src = g->nodes[p].in[0];
         if (src < 0 || tensor_is_const(&g->tensors[src]) || is_port(g, src) ||

@@ -20,8 +20,8 @@ static void mul_alloc(Graph *g, Multiplier *m, int n) {
 /* Entry i of m: the real multiplier `real` (double) and ORT's float value `f`. */
 static bool mul_set(const Node *n, Multiplier *m, int i, double real, float f, Diag *d) {
     if (!(real >= 0.0) || !isfinite(real) || !isfinite(f))
-        return diag_error(d, "node '%s' (%s): requantization multiplier is not finite",
-                          n->name, op_name(n->op));
+        return diag_error(d, "node '%s' (%s): requantization multiplier %g is negative or not "
+                          "finite (negative alpha?)", n->name, op_name(n->op), real);
     quantize_multiplier(real, &m->m0[i], &m->shift[i]);
     if (m->m0[i] != 0 && m->shift[i] > 30)
         return diag_error(d, "node '%s' (%s): requantization multiplier %g is too large "

@@ -93,15 +93,6 @@ const char *cg_i32(CGen *cg, int32_t v) {
 }
 
 /* A float literal as text (sb_float is exact: shortest digits that parse back equal). */
-static const char *float_lit(CGen *cg, float v) {
-    StrBuf sb;
-    sb_init(&sb);
-    sb_float(&sb, v);
-    const char *s = arena_strdup(cg->g->arena, sb.data);
-    sb_free(&sb);
-    return s;
-}
-
 const char *cg_requant(CGen *cg, const Node *n, int k, const char *acc, const char *idx) {
     const Multiplier *m = &n->q.mul[k];
     const Tensor *y = cg_tout(cg, n, 0);
@@ -109,7 +100,7 @@ const char *cg_requant(CGen *cg, const Node *n, int k, const char *acc, const ch
     const char *lo = cg_i32(cg, n->q.act_min), *hi = cg_i32(cg, n->q.act_max);
     QCC_ASSERT(m->n >= 1);
     if (cg->o->requant == REQUANT_FLOAT) {
-        const char *f = m->n == 1 ? float_lit(cg, m->f[0])
+        const char *f = m->n == 1 ? cg_float_lit(cg, m->f[0])
                                   : cg_fmt(cg, "%s[%s]", cg_node_array(cg, n,
                                            cg_fmt(cg, "f_%d", k)), idx);
         return cg_fmt(cg, "qcc_requant_f(%s, %s, %s, %s, %s)", acc, f, zy, lo, hi);

@@ -105,9 +105,9 @@ static bool mv_pad(CGen *cg, const Node *n) {
         sb_float(&sb, a->value);
         snprintf(value, sizeof value, "%s", sb.data);
         sb_free(&sb);
-    } else if (tensor_is_quantized(y)) {
-        snprintf(value, sizeof value, "%d", (int)y->q.zero_point[0]);
     } else {
+        /* ONNX semantics on integers: the literal value (lower_qdq stores the zero point here
+         * when it moves a Pad of real 0 onto the integer side) */
         snprintf(value, sizeof value, "%lld", (long long)a->value);
     }
     char xi[MV_BUF] = "", yi[MV_BUF] = "", inside[MV_BUF] = "", var[16];

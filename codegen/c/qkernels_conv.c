@@ -7,7 +7,6 @@
  * passes), so |sum| < 2^31 - |c3|; the zw*sum(x) correction is bounded the same way. */
 #include "cgen.h"
 
-static const char *const spatial_name[3][3] = {{"x"}, {"y", "x"}, {"z", "y", "x"}};
 
 /* Weight zero points of tensor w along its channel axis as a C expression for channel `idx`:
  * NULL when all are zero (the sum(x) term is then not emitted). */
@@ -29,12 +28,15 @@ static const char *weight_zp(CGen *cg, const Tensor *w, int channels, const char
     return cg_fmt(cg, "zw[%s]", idx);
 }
 
-/* "y0[i] = (T)requant(acc)" or the raw accumulator for int32 outputs. */
-static void store_result(CGen *cg, const Node *n, int indent, const char *dst, const char *chan) {
+/* "y0[i] = (T)requant(acc)" or the raw accumulator for int32 outputs. c3 is indexed by
+ * `bias` (the channel, or row and column when the bias varies along rows too), the
+ * multiplier by `chan`. */
+static void store_result(CGen *cg, const Node *n, int indent, const char *dst, const char *chan,
+                         const char *bias) {
     const Tensor *y = cg_tout(cg, n, 0);
     if (n->q.nbias > 0)
         cg_line(cg, indent, "acc += %s[%s];", cg_node_array(cg, n, "c3"),
-                n->q.nbias > 1 ? chan : "0");
+                n->q.nbias > 1 ? bias : "0");
     if (y->dtype == DT_INT32)
         cg_line(cg, indent, "%s = acc;", dst);
     else
@@ -61,7 +63,7 @@ static bool emit_conv(CGen *cg, const Node *n) {
     bool padded = false;
     for (int i = 0; i < 2 * ns; i++)
         padded = padded || a->pad[i] != 0;
-    const char *const *sp = spatial_name[ns - 1];
+    const char *const *sp = cg_spatial_names(ns);
     const char *wname = cg_in(cg, n, 1), *xname = cg_in(cg, n, 0);
     int32_t zx = cg_zp(x);
     const char *zw = weight_zp(cg, w, (int)cout, "out_c");
@@ -128,7 +130,7 @@ static bool emit_conv(CGen *cg, const Node *n) {
     for (int d = 0; d < ns; d++)
         sb_printf(&yi, " + out_%s * %lld", sp[d], (long long)ys[2 + d]);
     sb_putc(&yi, ']');
-    store_result(cg, n, ind, yi.data, "out_c");
+    store_result(cg, n, ind, yi.data, "out_c", "out_c");
     sb_free(&yi);
     (void)cin;
     for (ind--; ind >= 1; ind--)
@@ -202,9 +204,11 @@ static bool emit_matmul_common(CGen *cg, const Node *n, bool trans_a, bool trans
     cg_line(cg, 4, "}");
     if (folded && zb)
         cg_line(cg, 4, "acc -= %s * sum_a;", zb);
+    const char *bias_idx = n->q.nbias > n_dim ? cg_fmt(cg, "row * %lld + col", (long long)n_dim)
+                                              : "col";
     store_result(cg, n, 4,
                  cg_fmt(cg, "%s[(mat * %lld + row) * %lld + col]", cg_out(cg, n, 0),
-                        (long long)m_dim, (long long)n_dim), "col");
+                        (long long)m_dim, (long long)n_dim), "col", bias_idx);
     cg_line(cg, 3, "}");
     cg_line(cg, 2, "}");
     cg_line(cg, 1, "}");
@@ -262,7 +266,7 @@ static bool emit_conv_integer(CGen *cg, const Node *n) {
         ws[i] = ws[i + 1] * w->shape[i + 1];
         ys[i] = ys[i + 1] * y->shape[i + 1];
     }
-    const char *const *sp = spatial_name[ns - 1];
+    const char *const *sp = cg_spatial_names(ns);
     const char *xname = cg_in(cg, n, 0), *wname = cg_in(cg, n, 1);
     cg_line(cg, 1, "/* ONNX ConvInteger: acc = sum (x - zx) * (w - zw[out_c]); padding "
                    "contributes 0 */");

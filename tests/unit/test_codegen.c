@@ -4,19 +4,11 @@
  * arithmetic, or the reference requantization formulas written out here). Also checks that
  * emitting twice gives identical bytes, and that --arena=caller plus memplan's boundary rule
  * give a working caller-owned arena. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "codegen/codegen.h"
+#include "fixture.h"
 
 static QParams qp(Arena *a, float scale, int32_t zp) {
     QParams q = {1, 0, arena_alloc(a, sizeof(float)), arena_alloc(a, sizeof(int32_t))};
@@ -25,15 +17,11 @@ static QParams qp(Arena *a, float scale, int32_t zp) {
     return q;
 }
 
+/* A tensor with its planned arena offset (-1: not in the arena). */
 static int add_tensor(Graph *g, const char *name, DType dt, int rank, const int64_t *shape,
                       int64_t offset) {
-    int t = graph_tensor(g, name);
-    Tensor *tt = &g->tensors[t];
-    tt->dtype = dt;
-    tt->rank = rank;
-    memcpy(tt->shape, shape, sizeof(int64_t) * (size_t)rank);
-    tt->shape_known = true;
-    tt->offset = offset;
+    int t = add_value(g, name, dt, rank, shape);
+    g->tensors[t].offset = offset;
     return t;
 }
 
@@ -129,21 +117,18 @@ static const int32_t conv_zx = 10, conv_zy = 5;
 static void build_conv(Graph *g, const double *real_m) {
     Arena *a = g->arena;
     int64_t xs[4] = {1, CIN, H, W}, ws[4] = {COUT, CIN, 3, 3}, ys[4] = {1, COUT, H, W};
-    int x = add_tensor(g, "input:0", DT_UINT8, 4, xs, -1);
+    int x = add_input(g, "input:0", DT_UINT8, 4, xs);
     int w = graph_tensor(g, "w");
     int8_t *wd = tensor_set_const(g, w, DT_INT8, 4, ws);
     memcpy(wd, conv_w, sizeof conv_w);
     int y = add_tensor(g, "out", DT_UINT8, 4, ys, -1);
     g->tensors[x].q = qp(a, conv_sx, conv_zx);
-    g->tensors[x].flags |= T_INPUT;
     g->tensors[y].q = qp(a, conv_sy, conv_zy);
-    g->tensors[y].flags |= T_OUTPUT;
     QParams wq = {COUT, 0, arena_calloc(a, COUT, sizeof(float)),
                   arena_calloc(a, COUT, sizeof(int32_t))};
     memcpy(wq.scale, conv_sw, sizeof conv_sw);
     g->tensors[w].q = wq;
-    g->inputs[g->ninputs++] = x;
-    g->outputs[g->noutputs++] = y;
+    mark_output(g, y);
     int n = graph_add_node(g, OP_CONV, "conv/1");
     node_add_input(g, n, x);
     node_add_input(g, n, w);
@@ -246,18 +231,13 @@ static void add_case(RequantMode mode) {
     Graph g;
     graph_init(&g, &arena);
     int64_t s23[2] = {2, 3}, s3[1] = {3};
-    int ta = add_tensor(&g, "a", DT_INT8, 2, s23, -1);
-    int tb = add_tensor(&g, "b", DT_INT8, 1, s3, -1);
+    int ta = add_input(&g, "a", DT_INT8, 2, s23);
+    int tb = add_input(&g, "b", DT_INT8, 1, s3);
     int ty = add_tensor(&g, "sum", DT_INT8, 2, s23, -1);
     g.tensors[ta].q = qp(&arena, sa, za);
     g.tensors[tb].q = qp(&arena, sb, zb);
     g.tensors[ty].q = qp(&arena, sy, zy);
-    g.tensors[ta].flags |= T_INPUT;
-    g.tensors[tb].flags |= T_INPUT;
-    g.tensors[ty].flags |= T_OUTPUT;
-    g.inputs[g.ninputs++] = ta;
-    g.inputs[g.ninputs++] = tb;
-    g.outputs[g.noutputs++] = ty;
+    mark_output(&g, ty);
     int n = graph_add_node(&g, OP_ADD, "add");
     node_add_input(&g, n, ta);
     node_add_input(&g, n, tb);
@@ -323,14 +303,11 @@ static void test_qdq_roundtrip(void **state) {
     Graph g;
     graph_init(&g, &arena);
     int64_t s8[1] = {8};
-    int tx = add_tensor(&g, "x", DT_FLOAT, 1, s8, -1);
+    int tx = add_input(&g, "x", DT_FLOAT, 1, s8);
     int tq = add_tensor(&g, "x_q", DT_INT8, 1, s8, 0);
     int ty = add_tensor(&g, "y", DT_FLOAT, 1, s8, -1);
     g.tensors[tq].q = qp(&arena, 0.1f, 3);
-    g.tensors[tx].flags |= T_INPUT;
-    g.tensors[ty].flags |= T_OUTPUT;
-    g.inputs[g.ninputs++] = tx;
-    g.outputs[g.noutputs++] = ty;
+    mark_output(&g, ty);
     int q = graph_add_node(&g, OP_QUANTIZE, "q");
     node_add_input(&g, q, tx);
     node_add_output(&g, q, tq);
@@ -359,14 +336,11 @@ static void test_qdq_roundtrip(void **state) {
 /* A graph port: tensor with QParams (scale 0: none), flagged and listed as input/output. */
 static int port(Graph *g, const char *name, DType dt, int rank, const int64_t *shape,
                 bool input, float scale, int32_t zp) {
-    int t = add_tensor(g, name, dt, rank, shape, -1);
+    int t = input ? add_input(g, name, dt, rank, shape) : add_tensor(g, name, dt, rank, shape, -1);
     if (scale > 0)
         g->tensors[t].q = qp(g->arena, scale, zp);
-    g->tensors[t].flags |= input ? T_INPUT : T_OUTPUT;
-    if (input)
-        g->inputs[g->ninputs++] = t;
-    else
-        g->outputs[g->noutputs++] = t;
+    if (!input)
+        mark_output(g, t);
     return t;
 }
 

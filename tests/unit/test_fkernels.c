@@ -4,17 +4,10 @@
  * it with the system C compiler under -std=c99 -Wall -Wextra -Wpedantic -Werror, runs it and
  * compares with reference loops written here independently (or hand-computed numbers). */
 #include <math.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 #include "codegen/c/cgen.h"
+#include "fixture.h"
 
 #define MAXN 4096 /* elements of any tensor in these tests */
 
@@ -41,12 +34,8 @@ static void fx_free(Fx *fx) {
  * what the harness feeds as the input parameter. Outputs pass data NULL. */
 static int fx_tensor(Fx *fx, const char *name, DType dt, int rank, const int64_t *shape,
                      const void *data, bool is_const) {
-    int id = graph_tensor(&fx->g, name);
+    int id = add_value(&fx->g, name, dt, rank, shape);
     Tensor *t = &fx->g.tensors[id];
-    t->dtype = dt;
-    t->rank = rank;
-    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)rank);
-    t->shape_known = true;
     if (data) {
         size_t bytes = (size_t)tensor_numel(t) * dtype_size(dt);
         t->data = arena_memdup(&fx->arena, data, bytes);

@@ -2,16 +2,8 @@
  * captured through open_memstream), the printer against hand-written text, and sb_float's
  * exact round trip. */
 #include <math.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
 
-#include "ir/ir.h"
+#include "fixture.h"
 
 static uint64_t rng_state = 0x853C49E6748FEA9Bull;
 
@@ -20,32 +12,6 @@ static uint64_t rng_next(void) { /* xorshift64* */
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;
     return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
-/* A Diag writing into memory, so tests can read what the user would see. */
-typedef struct Capture {
-    Diag d;             /* the diagnostics under test */
-    char *text;         /* open_memstream buffer */
-    size_t len;         /* its length */
-} Capture;
-
-static void capture_open(Capture *c) {
-    c->text = NULL;
-    c->len = 0;
-    FILE *f = open_memstream(&c->text, &c->len);
-    assert_non_null(f);
-    diag_init(&c->d, "t.onnx", f);
-}
-
-/* Flush and return the text; owned by c until capture_close. */
-static const char *capture_text(Capture *c) {
-    fflush(c->d.out);
-    return c->text ? c->text : "";
-}
-
-static void capture_close(Capture *c) {
-    fclose(c->d.out);
-    free(c->text);
 }
 
 /* ---- arena ------------------------------------------------------------------------------- */

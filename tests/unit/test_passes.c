@@ -2,75 +2,13 @@
  * through the real pipeline. Every expected number is worked out by hand in the comments
  * (c3 bias, Q31 multipliers, clamp bounds, lookup-table entries, arena offsets); the
  * expected IR text was written from those numbers, not copied from qcc's output. */
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
+#include "fixture.h"
 
-#include "ir/ir.h"
-#include "passes/passes.h"
+/* ---- graph building helpers (the shared ones are in fixture.h) ---- */
 
-typedef struct Fixture {
-    Arena arena;        /* owns the graph */
-    Graph g;            /* graph under test */
-    Diag d;             /* diagnostics, captured */
-    char *text;         /* open_memstream buffer */
-    size_t len;         /* its length */
-    PassOptions po;     /* default options (fixed requant, no dumps) */
-} Fixture;
-
-static int setup(void **state) {
-    Fixture *f = calloc(1, sizeof *f);
-    arena_init(&f->arena);
-    graph_init(&f->g, &f->arena);
-    diag_init(&f->d, "t.onnx", open_memstream(&f->text, &f->len));
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    Fixture *f = *state;
-    fclose(f->d.out);
-    free(f->text);
-    arena_free(&f->arena);
-    free(f);
-    return 0;
-}
-
-static const char *diag_text(Fixture *f) {
-    fflush(f->d.out);
-    return f->text ? f->text : "";
-}
-
-/* ---- graph building helpers ---- */
-
-static int input(Graph *g, const char *name, int rank, const int64_t *shape) {
-    int id = graph_tensor(g, name);
-    Tensor *t = &g->tensors[id];
-    t->dtype = DT_FLOAT;
-    t->rank = rank;
-    memcpy(t->shape, shape, (size_t)rank * sizeof shape[0]);
-    t->shape_known = true;
-    t->flags |= T_INPUT;
-    g->inputs[g->ninputs++] = id;
-    return id;
-}
-
-static void output(Graph *g, int id) {
-    g->tensors[id].flags |= T_OUTPUT;
-    g->outputs[g->noutputs++] = id;
-}
-
+/* A constant float tensor of n values: a scalar when n is 1, else 1-d [n]. */
 static int const_f(Graph *g, const char *name, int64_t n, const float *v) {
-    int id = graph_tensor(g, name);
-    float *p = tensor_set_const(g, id, DT_FLOAT, n == 1 ? 0 : 1, &n);
-    memcpy(p, v, (size_t)n * sizeof *v);
-    return id;
+    return add_floats(g, name, n == 1 ? 0 : 1, &n, v);
 }
 
 static int const_u8(Graph *g, const char *name, int32_t v) {
@@ -96,23 +34,6 @@ static int const_typed(Graph *g, const char *name, DType dt, int rank, const int
     return id;
 }
 
-/* node(op, name, inputs..., -2 terminator) -> a fresh output tensor named `out` */
-static int node(Graph *g, Op op, const char *name, const char *out, ...) {
-    int ni = graph_add_node(g, op, name);
-    va_list ap;
-    va_start(ap, out);
-    for (int t = va_arg(ap, int); t != -2; t = va_arg(ap, int))
-        node_add_input(g, ni, t);
-    va_end(ap);
-    int y = graph_tensor(g, out);
-    node_add_output(g, ni, y);
-    return ni;
-}
-
-static int out_of(Graph *g, int ni) {
-    return g->nodes[ni].out[0];
-}
-
 static int find_node(const Graph *g, Op op) {
     for (int i = 0; i < g->nnodes; i++)
         if (!g->nodes[i].dead && g->nodes[i].op == op)
@@ -124,18 +45,18 @@ static int find_node(const Graph *g, Op op) {
  * zp {0,2}; bias: DQ int32 {10,-5} at s {.125,.0625}) -> Relu -> Q(s .5, zp 10) -> DQ -> y */
 static void build_conv_graph(Graph *g, float w_scale1) {
     int64_t xs[4] = {1, 1, 3, 3}, ws[4] = {2, 1, 2, 2}, bs[1] = {2}, two = 2;
-    int x = input(g, "x", 4, xs);
+    int x = add_input(g, "x", DT_FLOAT, 4, xs);
     float half = 0.5f;
     int s_x = const_f(g, "s_x", 1, &half), zp_x = const_u8(g, "zp_x", 3);
-    int q = node(g, OP_QUANTIZE, "q_x", "x_q", x, s_x, zp_x, -2);
-    int dq = node(g, OP_DEQUANTIZE, "dq_x", "x_f", out_of(g, q), s_x, zp_x, -2);
+    int q = add_node(g, OP_QUANTIZE, "q_x", "x_q", x, s_x, zp_x, -2);
+    int dq = add_node(g, OP_DEQUANTIZE, "dq_x", "x_f", out_of(g, q), s_x, zp_x, -2);
     int32_t wv[8] = {1, 2, 3, 4, 5, 6, 7, -8};
     int w = const_typed(g, "w", DT_INT8, 4, ws, wv);
     float wsc[2] = {0.25f, w_scale1};
     int s_w = const_f(g, "s_w", two, wsc);
     int32_t wzp[2] = {0, 2};
     int zp_w = const_typed(g, "zp_w", DT_INT8, 1, bs, wzp);
-    int dqw = node(g, OP_DEQUANTIZE, "dq_w", "w_f", w, s_w, zp_w, -2);
+    int dqw = add_node(g, OP_DEQUANTIZE, "dq_w", "w_f", w, s_w, zp_w, -2);
     g->nodes[dqw].a.axis.axis = 0;
     int32_t bv[2] = {10, -5};
     int b = const_typed(g, "b", DT_INT32, 1, bs, bv);
@@ -143,27 +64,27 @@ static void build_conv_graph(Graph *g, float w_scale1) {
     int32_t bzp[2] = {0, 0};
     int s_b = const_f(g, "s_b", two, bsc);
     int zp_b = const_typed(g, "zp_b", DT_INT32, 1, bs, bzp);
-    int dqb = node(g, OP_DEQUANTIZE, "dq_b", "b_f", b, s_b, zp_b, -2);
+    int dqb = add_node(g, OP_DEQUANTIZE, "dq_b", "b_f", b, s_b, zp_b, -2);
     g->nodes[dqb].a.axis.axis = 0;
-    int conv = node(g, OP_CONV, "conv", "y_f", out_of(g, dq), out_of(g, dqw), out_of(g, dqb),
-                    -2);
+    int conv = add_node(g, OP_CONV, "conv", "y_f", out_of(g, dq), out_of(g, dqw), out_of(g, dqb),
+                        -2);
     ConvAttr *ca = &g->nodes[conv].a.conv;
     ca->nspatial = 2;
     ca->kernel[0] = ca->kernel[1] = 2;
     ca->stride[0] = ca->stride[1] = 1;
     ca->dilation[0] = ca->dilation[1] = 1;
     ca->group = 1;
-    int relu = node(g, OP_RELU, "relu", "y_r", out_of(g, conv), -2);
+    int relu = add_node(g, OP_RELU, "relu", "y_r", out_of(g, conv), -2);
     int s_y = const_f(g, "s_y", 1, &half), zp_y = const_u8(g, "zp_y", 10);
-    int qy = node(g, OP_QUANTIZE, "q_y", "y_q", out_of(g, relu), s_y, zp_y, -2);
-    int dqy = node(g, OP_DEQUANTIZE, "dq_y", "y", out_of(g, qy), s_y, zp_y, -2);
-    output(g, out_of(g, dqy));
+    int qy = add_node(g, OP_QUANTIZE, "q_y", "y_q", out_of(g, relu), s_y, zp_y, -2);
+    int dqy = add_node(g, OP_DEQUANTIZE, "dq_y", "y", out_of(g, qy), s_y, zp_y, -2);
+    mark_output(g, out_of(g, dqy));
 }
 
 static void test_conv_lowering(void **state) {
     Fixture *f = *state;
     build_conv_graph(&f->g, 0.125f);
-    assert_true(pipeline_run(&f->g, &f->po, &f->d));
+    assert_true(pipeline_run(&f->g, &f->po, &f->cap.d));
     int ci = find_node(&f->g, OP_CONV);
     assert_int_not_equal(ci, -1);
     const Node *n = &f->g.nodes[ci];
@@ -220,7 +141,7 @@ static void test_bias_rescaled_when_scale_differs(void **state) {
      * longer equals sx*sw = 0.125, so the bias is requantized: -5 * 0.0625 / 0.125 = -2.5,
      * round half to even -> -2; c3[1] = -2 - 30 + 24 = -8 */
     build_conv_graph(&f->g, 0.25f);
-    assert_true(pipeline_run(&f->g, &f->po, &f->d));
+    assert_true(pipeline_run(&f->g, &f->po, &f->cap.d));
     const Node *n = &f->g.nodes[find_node(&f->g, OP_CONV)];
     assert_int_equal(n->q.c3[0], -20);
     assert_int_equal(n->q.c3[1], -8);
@@ -229,12 +150,12 @@ static void test_bias_rescaled_when_scale_differs(void **state) {
 static void test_zero_scale_is_an_error(void **state) {
     Fixture *f = *state;
     int64_t xs[2] = {1, 4};
-    int x = input(&f->g, "x", 2, xs);
+    int x = add_input(&f->g, "x", DT_FLOAT, 2, xs);
     float zero = 0.0f;
     int s = const_f(&f->g, "s", 1, &zero), zp = const_u8(&f->g, "zp", 0);
-    int q = node(&f->g, OP_QUANTIZE, "quant_in", "xq", x, s, zp, -2);
-    output(&f->g, out_of(&f->g, q));
-    assert_false(pipeline_run(&f->g, &f->po, &f->d));
+    int q = add_node(&f->g, OP_QUANTIZE, "quant_in", "xq", x, s, zp, -2);
+    mark_output(&f->g, out_of(&f->g, q));
+    assert_false(pipeline_run(&f->g, &f->po, &f->cap.d));
     assert_non_null(strstr(diag_text(f), "t.onnx: error: node 'quant_in' (QuantizeLinear)"));
     assert_non_null(strstr(diag_text(f), "positive and finite"));
 }
@@ -247,10 +168,10 @@ static void test_axis_scale_mismatch_is_an_error(void **state) {
     float sv[3] = {1, 1, 1};
     int s = const_f(&f->g, "s", three, sv);
     int zp = const_typed(&f->g, "zp", DT_INT8, 1, &three, zv);
-    int dq = node(&f->g, OP_DEQUANTIZE, "dq_w", "wf", w, s, zp, -2);
+    int dq = add_node(&f->g, OP_DEQUANTIZE, "dq_w", "wf", w, s, zp, -2);
     f->g.nodes[dq].a.axis.axis = 0; /* axis 0 has 2 entries, the scale has 3 */
-    output(&f->g, out_of(&f->g, dq));
-    assert_false(pipeline_run(&f->g, &f->po, &f->d));
+    mark_output(&f->g, out_of(&f->g, dq));
+    assert_false(pipeline_run(&f->g, &f->po, &f->cap.d));
     assert_non_null(strstr(diag_text(f), "node 'dq_w' (DequantizeLinear)"));
 }
 
@@ -260,17 +181,17 @@ static void test_sigmoid_becomes_table(void **state) {
      *   q 128: x 0 -> 0.5 -> 128;  q 255: x 12.7 -> 0.999997 -> 255.999 -> 256 -> 255;
      *   q 0: x -12.8 -> 2.8e-6 -> 0;  q 138: x 1.0 -> 0.7310586 -> 187.15 -> 187 */
     int64_t xs[2] = {1, 8};
-    int x = input(&f->g, "x", 2, xs);
+    int x = add_input(&f->g, "x", DT_FLOAT, 2, xs);
     float si = 0.1f, so = 1.0f / 256.0f;
     int s_in = const_f(&f->g, "s_in", 1, &si), zp_in = const_u8(&f->g, "zp_in", 128);
     int s_out = const_f(&f->g, "s_out", 1, &so), zp_out = const_u8(&f->g, "zp_out", 0);
-    int q = node(&f->g, OP_QUANTIZE, "q", "xq", x, s_in, zp_in, -2);
-    int dq = node(&f->g, OP_DEQUANTIZE, "dq", "xf", out_of(&f->g, q), s_in, zp_in, -2);
-    int sg = node(&f->g, OP_SIGMOID, "sig", "yf", out_of(&f->g, dq), -2);
-    int q2 = node(&f->g, OP_QUANTIZE, "q2", "yq", out_of(&f->g, sg), s_out, zp_out, -2);
-    int dq2 = node(&f->g, OP_DEQUANTIZE, "dq2", "y", out_of(&f->g, q2), s_out, zp_out, -2);
-    output(&f->g, out_of(&f->g, dq2));
-    assert_true(pipeline_run(&f->g, &f->po, &f->d));
+    int q = add_node(&f->g, OP_QUANTIZE, "q", "xq", x, s_in, zp_in, -2);
+    int dq = add_node(&f->g, OP_DEQUANTIZE, "dq", "xf", out_of(&f->g, q), s_in, zp_in, -2);
+    int sg = add_node(&f->g, OP_SIGMOID, "sig", "yf", out_of(&f->g, dq), -2);
+    int q2 = add_node(&f->g, OP_QUANTIZE, "q2", "yq", out_of(&f->g, sg), s_out, zp_out, -2);
+    int dq2 = add_node(&f->g, OP_DEQUANTIZE, "dq2", "y", out_of(&f->g, q2), s_out, zp_out, -2);
+    mark_output(&f->g, out_of(&f->g, dq2));
+    assert_true(pipeline_run(&f->g, &f->po, &f->cap.d));
     int li = find_node(&f->g, OP_LUT);
     assert_int_not_equal(li, -1);
     const uint8_t *lut = f->g.nodes[li].q.lut;
@@ -286,25 +207,25 @@ static void test_maxpool_chain_runs_on_integers(void **state) {
     /* DQ -> MaxPool -> Flatten -> Q with equal parameters: both movement ops run on uint8
      * and the trailing Q/DQ pair cancels: Q, MaxPool, Flatten, DQ remain */
     int64_t xs[4] = {1, 1, 2, 2}, shp[2] = {1, 1};
-    int x = input(&f->g, "x", 4, xs);
+    int x = add_input(&f->g, "x", DT_FLOAT, 4, xs);
     float s = 0.25f;
     int sc = const_f(&f->g, "s", 1, &s), zp = const_u8(&f->g, "zp", 7);
-    int q = node(&f->g, OP_QUANTIZE, "q", "xq", x, sc, zp, -2);
-    int dq = node(&f->g, OP_DEQUANTIZE, "dq", "xf", out_of(&f->g, q), sc, zp, -2);
-    int mp = node(&f->g, OP_MAX_POOL, "pool", "pf", out_of(&f->g, dq), -2);
+    int q = add_node(&f->g, OP_QUANTIZE, "q", "xq", x, sc, zp, -2);
+    int dq = add_node(&f->g, OP_DEQUANTIZE, "dq", "xf", out_of(&f->g, q), sc, zp, -2);
+    int mp = add_node(&f->g, OP_MAX_POOL, "pool", "pf", out_of(&f->g, dq), -2);
     ConvAttr *ca = &f->g.nodes[mp].a.conv;
     ca->nspatial = 2;
     ca->kernel[0] = ca->kernel[1] = 2;
     ca->stride[0] = ca->stride[1] = 2;
     ca->dilation[0] = ca->dilation[1] = 1;
     ca->group = 1;
-    int fl = node(&f->g, OP_FLATTEN, "flat", "ff", out_of(&f->g, mp), -2);
+    int fl = add_node(&f->g, OP_FLATTEN, "flat", "ff", out_of(&f->g, mp), -2);
     f->g.nodes[fl].a.axis.axis = 1;
-    int q2 = node(&f->g, OP_QUANTIZE, "q2", "yq", out_of(&f->g, fl), sc, zp, -2);
-    int dq2 = node(&f->g, OP_DEQUANTIZE, "dq2", "y", out_of(&f->g, q2), sc, zp, -2);
-    output(&f->g, out_of(&f->g, dq2));
+    int q2 = add_node(&f->g, OP_QUANTIZE, "q2", "yq", out_of(&f->g, fl), sc, zp, -2);
+    int dq2 = add_node(&f->g, OP_DEQUANTIZE, "dq2", "y", out_of(&f->g, q2), sc, zp, -2);
+    mark_output(&f->g, out_of(&f->g, dq2));
     (void)shp;
-    assert_true(pipeline_run(&f->g, &f->po, &f->d));
+    assert_true(pipeline_run(&f->g, &f->po, &f->cap.d));
     assert_int_equal(f->g.nnodes, 4);
     assert_int_equal(f->g.nodes[1].op, OP_MAX_POOL);
     assert_int_equal(f->g.nodes[2].op, OP_FLATTEN);
@@ -317,19 +238,21 @@ static void test_ram_budget(void **state) {
     Fixture *f = *state;
     build_conv_graph(&f->g, 0.125f);
     f->po.ram_budget = 31; /* the plan needs 32 bytes (see test_conv_lowering) */
-    assert_false(pipeline_run(&f->g, &f->po, &f->d));
+    assert_false(pipeline_run(&f->g, &f->po, &f->cap.d));
     assert_non_null(strstr(diag_text(f), "32 bytes, over the --ram-budget of 31"));
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_conv_lowering, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bias_rescaled_when_scale_differs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_zero_scale_is_an_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_axis_scale_mismatch_is_an_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sigmoid_becomes_table, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_maxpool_chain_runs_on_integers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ram_budget, setup, teardown),
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+        T(test_conv_lowering),
+        T(test_bias_rescaled_when_scale_differs),
+        T(test_zero_scale_is_an_error),
+        T(test_axis_scale_mismatch_is_an_error),
+        T(test_sigmoid_becomes_table),
+        T(test_maxpool_chain_runs_on_integers),
+        T(test_ram_budget),
+#undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

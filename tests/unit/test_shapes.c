@@ -1,95 +1,7 @@
 /* test_shapes.c: shape inference and constant folding on small hand-built graphs, checked
  * against shapes and values computed by hand from the ONNX specs (SAME padding, ceil-mode
  * pooling, Reshape 0/-1, matmul broadcasting, Unsqueeze axes input, QuantizeLinear ties). */
-#include <math.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
-
-#include "ir/ir.h"
-#include "passes/passes.h"
-
-/* One graph plus a Diag writing into memory, so tests can read what the user would see. */
-typedef struct Fixture {
-    Arena arena;        /* owns the graph */
-    Graph g;            /* graph under test */
-    Diag d;             /* diagnostics, captured */
-    char *text;         /* open_memstream buffer */
-    size_t len;         /* its length */
-    PassOptions po;     /* default options */
-} Fixture;
-
-static int setup(void **state) {
-    Fixture *f = calloc(1, sizeof *f);
-    arena_init(&f->arena);
-    graph_init(&f->g, &f->arena);
-    diag_init(&f->d, "t.onnx", open_memstream(&f->text, &f->len));
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    Fixture *f = *state;
-    fclose(f->d.out);
-    free(f->text);
-    arena_free(&f->arena);
-    free(f);
-    return 0;
-}
-
-static const char *diag_text(Fixture *f) {
-    fflush(f->d.out);
-    return f->text ? f->text : "";
-}
-
-static int add_input(Graph *g, const char *name, DType dt, int rank, const int64_t *shape) {
-    int id = graph_tensor(g, name);
-    Tensor *t = &g->tensors[id];
-    t->dtype = dt;
-    t->rank = rank;
-    memcpy(t->shape, shape, (size_t)rank * sizeof shape[0]);
-    t->shape_known = true;
-    t->flags |= T_INPUT;
-    g->inputs[g->ninputs++] = id;
-    return id;
-}
-
-static int add_ints(Graph *g, const char *name, int64_t n, const int64_t *v) {
-    int id = graph_tensor(g, name);
-    int64_t *p = tensor_set_const(g, id, DT_INT64, 1, &n);
-    memcpy(p, v, (size_t)n * sizeof v[0]);
-    return id;
-}
-
-static int add_floats(Graph *g, const char *name, int rank, const int64_t *shape,
-                      const float *v) {
-    int id = graph_tensor(g, name);
-    float *p = tensor_set_const(g, id, DT_FLOAT, rank, shape);
-    memcpy(p, v, (size_t)tensor_numel(&g->tensors[id]) * sizeof v[0]);
-    return id;
-}
-
-static void mark_output(Graph *g, int id) {
-    g->tensors[id].flags |= T_OUTPUT;
-    g->outputs[g->noutputs++] = id;
-}
-
-/* node with inputs (-2 ends the list; -1 is an absent optional input) and one output */
-static int add_node(Graph *g, Op op, const char *name, const char *out, ...) {
-    int n = graph_add_node(g, op, name);
-    va_list ap;
-    va_start(ap, out);
-    for (int t = va_arg(ap, int); t != -2; t = va_arg(ap, int))
-        node_add_input(g, n, t);
-    va_end(ap);
-    node_add_output(g, n, graph_tensor(g, out));
-    return n;
-}
+#include "fixture.h"
 
 static void assert_shape(const Graph *g, const char *name, int rank, const int64_t *shape) {
     int id = graph_find_tensor(g, name);
@@ -102,8 +14,8 @@ static void assert_shape(const Graph *g, const char *name, int rank, const int64
 }
 
 static bool infer(Fixture *f) {
-    bool ok = pass_infer_shapes(&f->g, &f->po, &f->d);
-    assert_true(graph_verify(&f->g, &f->d, "test") || !ok);
+    bool ok = pass_infer_shapes(&f->g, &f->po, &f->cap.d);
+    assert_true(graph_verify(&f->g, &f->cap.d, "test") || !ok);
     return ok;
 }
 
@@ -237,7 +149,7 @@ static void test_add_shape_mismatch(void **state) {
     int b = add_input(g, "b", DT_FLOAT, 2, (int64_t[]){4, 3});
     add_node(g, OP_ADD, "add1", "y", a, b, -2);
     assert_false(infer(f));
-    assert_int_equal(f->d.errors, 1);
+    assert_int_equal(f->cap.d.errors, 1);
     assert_non_null(strstr(diag_text(f), "node 'add1' (Add): shapes [2,3] and [4,3]"));
 }
 
@@ -366,7 +278,7 @@ static void test_quantize_fold_ties_to_even(void **state) {
     int dq = add_node(g, OP_DEQUANTIZE, "dq", "w", graph_tensor(g, "wq"), s, zp, -2);
     (void)dq;
     mark_output(g, graph_tensor(g, "w"));
-    assert_true(pass_fold_constants(g, &f->po, &f->d));
+    assert_true(pass_fold_constants(g, &f->po, &f->cap.d));
     int id = graph_find_tensor(g, "wq");
     assert_true(id >= 0);
     const Tensor *t = &g->tensors[id];
@@ -392,7 +304,7 @@ static void test_quantize_fold_per_axis(void **state) {
     int n = add_node(g, OP_QUANTIZE, "q", "wq", x, s, zp, -2);
     g->nodes[n].a.axis.axis = 0;
     mark_output(g, graph_tensor(g, "wq"));
-    assert_true(pass_fold_constants(g, &f->po, &f->d));
+    assert_true(pass_fold_constants(g, &f->po, &f->cap.d));
     const Tensor *t = &g->tensors[graph_find_tensor(g, "wq")];
     const uint8_t want[] = {130, 0, 2, 2};    /* 5/2 = 2.5 -> 2, 3/2 = 1.5 -> 2 */
     assert_int_equal(t->dtype, DT_UINT8);
@@ -417,7 +329,7 @@ static void test_fold_shape_plumbing(void **state) {
     add_node(g, OP_IDENTITY, "id", "x2", x, -2);
     add_node(g, OP_RESHAPE, "flat", "y", graph_tensor(g, "x2"), graph_tensor(g, "newshape"), -2);
     mark_output(g, graph_tensor(g, "y"));
-    assert_true(pass_fold_constants(g, &f->po, &f->d));
+    assert_true(pass_fold_constants(g, &f->po, &f->cap.d));
     assert_int_equal(g->nnodes, 1);
     assert_int_equal(g->nodes[0].op, OP_RESHAPE);
     const Tensor *ns = &g->tensors[g->nodes[0].in[1]];
@@ -449,7 +361,7 @@ static void test_infer_folds_dynamic_flatten(void **state) {
     add_node(g, OP_CONCAT, "cat", "newshape", graph_tensor(g, "n1"), m1, -2);
     add_node(g, OP_RESHAPE, "flat", "y", r, graph_tensor(g, "newshape"), -2);
     mark_output(g, graph_tensor(g, "y"));
-    assert_true(pass_fold_constants(g, &f->po, &f->d));
+    assert_true(pass_fold_constants(g, &f->po, &f->cap.d));
     assert_int_equal(g->nnodes, 6);     /* nothing foldable before shapes are known */
     assert_true(infer(f));
     assert_shape(g, "y", 2, (int64_t[]){2, 72});
@@ -474,7 +386,7 @@ static void test_fold_arith_transpose(void **state) {
     add_node(g, OP_DIV, "div", "q", i, k, -2);
     mark_output(g, graph_tensor(g, "y"));
     mark_output(g, graph_tensor(g, "q"));
-    assert_true(pass_fold_constants(g, &f->po, &f->d));
+    assert_true(pass_fold_constants(g, &f->po, &f->cap.d));
     assert_int_equal(g->nnodes, 0);
     const Tensor *y = &g->tensors[graph_find_tensor(g, "y")];
     const float want[] = {11, 14, 22, 25, 33, 36};
@@ -507,7 +419,7 @@ static void test_slice_negative_step(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
         T(test_conv_same_upper_stride2),
         T(test_conv_same_lower_depthwise),
         T(test_conv_channel_mismatch),
