@@ -52,7 +52,8 @@ static void tc_usage(FILE *f) {
           f);
 }
 
-/* "--opt=value" or "--opt value"; NULL if argv[*i] is not opt. Exits on a missing value. */
+/* "--opt=value" or "--opt value"; NULL if argv[*i] is not opt, or (setting *bad after a
+ * message) if its value is missing. */
 static const char *tc_opt(int argc, char **argv, int *i, const char *opt, bool *bad) {
     size_t n = strlen(opt);
     if (strncmp(argv[*i], opt, n) != 0)
@@ -139,8 +140,6 @@ static bool tc_parse(int argc, char **argv, TestOptions *o, const char **dirs, i
         } else {
             dirs[(*ndirs)++] = a;
         }
-        if (bad)
-            return false;
     }
     return true;
 }
@@ -186,7 +185,7 @@ static const char *tc_find_model(Arena *a, const TestOptions *o, const char *dir
     while (n > 1 && dir[n - 1] == '/')
         n--;
     if (count == 0 && n > 8 && strncmp(dir + n - 8, ".ort-ref", 8) == 0) {
-        p = tc_fmt(a, "%.*s.onnx", (int)(n - 8), dir);
+        p = arena_printf(a, "%.*s.onnx", (int)(n - 8), dir);
         if (tc_is_file(p))
             return p;
     }
@@ -217,9 +216,11 @@ static int tc_find_sets(Arena *a, const char *dir, const char **sets) {
 
 /* The first "error:" line of a diagnostics log (or its first line), without the newline. */
 static const char *tc_first_error(Arena *a, const char *log) {
-    const char *p = log ? strstr(log, "error:") : NULL;
+    if (!log || !log[0])
+        return "(no diagnostic)";
+    const char *p = strstr(log, "error:");
     if (!p)
-        p = log && log[0] ? log : "(no diagnostic)";
+        p = log;
     while (p > log && p[-1] != '\n')
         p--;
     return arena_strndup(a, p, strcspn(p, "\n"));
@@ -368,7 +369,7 @@ static bool tc_same_frozen(Arena *a, const char *dir, const char *set0, const ch
         bool runtime = false;
         for (int j = 0; j < nruntime; j++)
             runtime |= runtime_index[j] == k;
-        const char *name = tc_fmt(a, "input_%d.pb", k);
+        const char *name = arena_printf(a, "input_%d.pb", k);
         size_t l0, l1;
         const char *b0 = tc_read_file(a, tc_join(a, tc_join(a, dir, set0), name), &l0);
         if (!b0)
@@ -415,7 +416,7 @@ static const char *tc_build_harness(Arena *a, const TestOptions *o, const Graph 
     bool wrote = tc_write_file(hsrc, sb.data, sb.len);
     sb_free(&sb);
     if (!wrote)
-        return tc_fmt(a, "cannot write %s", hsrc);
+        return arena_printf(a, "cannot write %s", hsrc);
     const char *argv[TC_MAX_ARGS + 16];
     int n = 0;
     tc_split_words(a, o->cc, argv, &n, TC_MAX_ARGS / 2);
@@ -443,7 +444,7 @@ static const char *tc_build_harness(Arena *a, const TestOptions *o, const Graph 
     if (st == 0)
         return NULL;
     tc_show_log(a, blog, 40);
-    return tc_fmt(a, "building the generated C failed (%s; %s)",
+    return arena_printf(a, "building the generated C failed (%s; %s)",
                   tc_status_text(a, st, to, TC_CC_TIMEOUT), argv[0]);
 }
 
@@ -474,7 +475,6 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
                       frozen, sizeof frozen)) {
             if (o->verbose)
                 fprintf(stderr, "qcc test: retrying with %s compiled in\n", frozen);
-            orig_model = model;
             model = fmodel;
             rc = tc_compile_logged(a, o, model, csrc, tmp, &log);
         } else {
@@ -484,7 +484,7 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
     if (rc != 0) {
         const char *first = tc_first_error(a, log);
         if (frozen[0] && strncmp(first, model, strlen(model)) == 0)
-            first = tc_fmt(a, "%s (frozen)%s", orig_model, first + strlen(model));
+            first = arena_printf(a, "%s (frozen)%s", orig_model, first + strlen(model));
         if (o->classify && tc_says_unsupported(first)) {
             printf("UNSUPPORTED %s: %s\n", label, first);
             return TC_UNSUPPORTED;
@@ -541,7 +541,7 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
         for (int k = 0; k < g.ninputs; k++) {
             Tensor t;
             Diag d;
-            const char *ipath = tc_fmt(a, "input_%d.pb", runtime_index[k]);
+            const char *ipath = arena_printf(a, "input_%d.pb", runtime_index[k]);
             diag_init(&d, tc_join(a, sdir, ipath), stderr);
             if (!onnx_load_tensor(a, d.file, &t, &d))
                 return TC_FAILED("%s: cannot read input %d", sets[s], k);
@@ -550,7 +550,7 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
                 return TC_FAILED("%s input %d (%s): %lld elements, the model takes %lld",
                                sets[s], k, gi->name, (long long)tensor_numel(&t),
                                (long long)tensor_numel(gi));
-            rargv[r] = tc_join(a, tmp, tc_fmt(a, "in%d.bin", k));
+            rargv[r] = tc_join(a, tmp, arena_printf(a, "in%d.bin", k));
             if (!tc_write_input(a, &t, gi->dtype, rargv[r++]))
                 return TC_FAILED("cannot write %s", rargv[r - 1]);
         }
@@ -559,7 +559,7 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
             return TC_FAILED("%s: inputs frozen from %s (%s) have other values here", sets[s],
                              sets[0], frozen);
         for (int k = 0; k < g.noutputs; k++)
-            rargv[r++] = tc_join(a, tmp, tc_fmt(a, "out%d.bin", k));
+            rargv[r++] = tc_join(a, tmp, arena_printf(a, "out%d.bin", k));
         rargv[r] = NULL;
         st = tc_spawn(rargv, rlog, TC_RUN_TIMEOUT, &to);
         if (st != 0) {
@@ -569,7 +569,7 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
         }
         int compared = 0;
         for (int k = 0; k < g.noutputs; k++) {
-            const char *wpath = tc_join(a, sdir, tc_fmt(a, "output_%d.pb", k));
+            const char *wpath = tc_join(a, sdir, arena_printf(a, "output_%d.pb", k));
             if (!tc_is_file(wpath))
                 continue; /* optional outputs the test does not check */
             Tensor want;

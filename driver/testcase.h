@@ -47,7 +47,6 @@ typedef struct OutStats {
 
 /* testrun.c: temp dirs, files, processes. */
 char *tc_join(Arena *a, const char *dir, const char *name);
-char *tc_fmt(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool tc_is_dir(const char *path);
 bool tc_is_file(const char *path);
 /* A fresh directory under $TMPDIR (or /tmp); NULL after printing why. */

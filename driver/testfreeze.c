@@ -59,7 +59,7 @@ bool tc_freeze(Arena *a, const char *model, const char *set0, const char *out_pa
         if (fz_is_initializer(gp, name))
             continue; /* not fed by the test data: input_K counts only real inputs */
         int index = k++;
-        const char *pb = tc_join(a, set0, tc_fmt(a, "input_%d.pb", index));
+        const char *pb = tc_join(a, set0, arena_printf(a, "input_%d.pb", index));
         size_t plen;
         const char *pbuf = fz_is_data(gp, name) ? NULL : tc_read_file(a, pb, &plen);
         Onnx__TensorProto *tp = pbuf ? onnx__tensor_proto__unpack(&alloc, plen,

@@ -18,17 +18,9 @@
 
 extern char **environ;
 
-char *tc_fmt(Arena *a, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = arena_vprintf(a, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 char *tc_join(Arena *a, const char *dir, const char *name) {
     size_t n = strlen(dir);
-    return tc_fmt(a, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
+    return arena_printf(a, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
 }
 
 bool tc_is_dir(const char *path) {
@@ -161,12 +153,12 @@ int tc_spawn(const char *const *argv, const char *log, int timeout_s, bool *time
 
 const char *tc_status_text(Arena *a, int status, bool timed_out, int timeout_s) {
     if (timed_out)
-        return tc_fmt(a, "timeout after %d s", timeout_s);
+        return arena_printf(a, "timeout after %d s", timeout_s);
     if (status == -1)
         return "could not start";
     if (WIFEXITED(status))
-        return tc_fmt(a, "exit %d", WEXITSTATUS(status));
+        return arena_printf(a, "exit %d", WEXITSTATUS(status));
     if (WIFSIGNALED(status))
-        return tc_fmt(a, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
-    return tc_fmt(a, "status %d", status);
+        return arena_printf(a, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return arena_printf(a, "status %d", status);
 }

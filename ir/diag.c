@@ -15,7 +15,6 @@ void diag_init(Diag *d, const char *file, FILE *out) {
     d->file = file;
     d->out = out;
     d->errors = 0;
-    d->warnings = 0;
     d->quiet_notes = false;
 }
 
@@ -41,7 +40,6 @@ void diag_warning(Diag *d, const char *fmt, ...) {
     va_start(ap, fmt);
     vreport(d, "warning", fmt, ap);
     va_end(ap);
-    d->warnings++;
 }
 
 void diag_note(Diag *d, const char *fmt, ...) {

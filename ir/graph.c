@@ -28,9 +28,11 @@ bool op_from_onnx(const char *domain, const char *op_type, Op *out) {
     for (int i = 0; i < OP_COUNT; i++) {
         if (!op_table[i].onnx || strcmp(op_table[i].onnx, op_type) != 0)
             continue;
-        /* com.microsoft also hosts ops we read under either domain (ORT is lenient) */
-        if (strcmp(op_table[i].domain, domain) == 0 || strcmp(domain, "com.microsoft") == 0 ||
-            op_table[i].domain[0] != '\0') {
+        /* the op's own domain; ORT also accepts default-domain ops under com.microsoft and
+         * its com.microsoft ops under the default domain, so qcc reads both the same way */
+        bool std = op_table[i].domain[0] == '\0';
+        if (strcmp(op_table[i].domain, domain) == 0 ||
+            (std && strcmp(domain, "com.microsoft") == 0) || (!std && domain[0] == '\0')) {
             *out = (Op)i;
             return true;
         }

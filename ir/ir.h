@@ -25,7 +25,6 @@ typedef struct Diag {
     const char *file;   /* the input file named in every message */
     FILE *out;          /* where messages go (stderr; tests may redirect) */
     int errors;         /* number of errors reported so far */
-    int warnings;       /* number of warnings reported so far */
     bool quiet_notes;   /* suppress note: lines (tests) */
 } Diag;
 
@@ -77,7 +76,6 @@ void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
 /* Append a float so that parsing it back gives the same bits: %a is exact but unreadable,
  * so we print the shortest %.9g that round-trips. */
 void sb_float(StrBuf *sb, float v);
-void sb_double(StrBuf *sb, double v);
 
 /* ---------------------------------------------------------------------------------------
  * sha256.c: the model hash printed in generated headers (FIPS 180-4)

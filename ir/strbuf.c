@@ -79,22 +79,7 @@ void sb_float(StrBuf *sb, float v) {
     /* make it a C float literal: needs a '.' or exponent, then 'f' */
     if (!strpbrk(buf, ".eEn"))
         strcat(buf, ".0");
-    if (strpbrk(buf, "n")) { /* inf/nan never reach emitted code: passes reject them */
-        sb_puts(sb, buf);
-        return;
-    }
     sb_puts(sb, buf);
-    sb_putc(sb, 'f');
-}
-
-void sb_double(StrBuf *sb, double v) {
-    char buf[80];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    if (!strpbrk(buf, ".eEn"))
-        strcat(buf, ".0");
-    sb_puts(sb, buf);
+    if (!strchr(buf, 'n')) /* inf/nan print as words (IR dumps); kernels spell them out */
+        sb_putc(sb, 'f');
 }

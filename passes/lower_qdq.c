@@ -58,7 +58,7 @@ static bool is_act8(const Graph *g, int t) {
 typedef enum Kind {
     K_NONE,       /* not lowered */
     K_REQUANT,    /* integer op with a requantizing epilogue (conv, gemm, add, pools...) */
-    K_MOVE,       /* data movement: integer op with the input's parameters */
+    K_CONCAT,     /* concat on integers (other data movement: sink_dequantize below) */
     K_TABLE,      /* unary float function: a 256-entry table */
     K_SOFTMAX,    /* quantized softmax (float inside the kernel) */
 } Kind;
@@ -69,7 +69,7 @@ static Kind kind_of(const Node *n) {
     case OP_AVG_POOL: case OP_GLOBAL_AVG_POOL:
         return K_REQUANT;
     case OP_CONCAT:
-        return K_MOVE;
+        return K_CONCAT;
     case OP_RELU: case OP_CLIP: case OP_LEAKY_RELU: case OP_SIGMOID: case OP_HARD_SIGMOID:
     case OP_HARD_SWISH: case OP_TANH:
         return K_TABLE;
@@ -310,76 +310,29 @@ static bool lower_requant(Graph *g, int ni, int qn, int act, int add, Diag *d) {
     return true;
 }
 
-/* A LUT from tensor `from` (8-bit) to tensor `to`, for f = the op of node `like`. */
-static int add_lut(Graph *g, const Node *like, int from, int to) {
-    uint8_t *table = arena_alloc(g->arena, 256);
-    if (!lut_build(g, like, from, to, table))
-        return -1;
-    int li = graph_add_node(g, OP_LUT, like->name);
-    node_add_input(g, li, from);
-    node_add_output(g, li, to);
-    g->nodes[li].q.lut = table;
-    return li;
-}
-
-static bool lower_move(Graph *g, int ni, int qn) {
-    Node *n = &g->nodes[ni];
-    int ins[QCC_MAX_IO];
-    int first = -1;
-    for (int k = 0; k < n->nin; k++) {
-        ins[k] = n->in[k];
-        bool data = k == 0 || n->op == OP_CONCAT;
-        if (!data || n->in[k] < 0)
-            continue;
-        int src = dq_source(g, n->in[k]);
-        if (src < 0 || !is_act8(g, src))
-            return true;
-        if (first >= 0 && g->tensors[src].dtype != g->tensors[first].dtype)
-            return true;
-        if (first < 0)
-            first = src;
-        ins[k] = src;
-    }
+/* Concat of dequantized 8-bit tensors of one type: inputs whose parameters differ from the
+ * Q output's are requantized through a LUT first, then the concat runs on integers. */
+static bool lower_concat(Graph *g, int ni, int qn) {
+    const Node *n = &g->nodes[ni];
     int y = g->nodes[qn].out[0];
-    const Tensor *ty = &g->tensors[y];
-    if (ty->dtype != g->tensors[first].dtype)
-        return true;
-    QParams yq = ty->q;
-    /* Concat: bring every input to the output's parameters first. */
-    if (n->op == OP_CONCAT) {
-        for (int k = 0; k < n->nin; k++) {
-            if (qp_equal(&g->tensors[ins[k]].q, &yq))
-                continue;
-            int t = graph_new_tensor(g, "concat_requant");
-            Tensor *tt = &g->tensors[t];
-            copy_shape(tt, &g->tensors[ins[k]]);
-            tt->dtype = g->tensors[ins[k]].dtype;
-            tt->q = yq;
-            Node probe = {.op = OP_LUT};
-            if (add_lut(g, &probe, ins[k], t) < 0)
-                qcc_unreachable();
-            ins[k] = t;
-        }
-        n = &g->nodes[ni];
+    int ins[QCC_MAX_IO];
+    for (int k = 0; k < n->nin; k++) {
+        ins[k] = dq_source(g, n->in[k]);
+        if (ins[k] < 0 || !is_act8(g, ins[k]) || g->tensors[ins[k]].dtype != g->tensors[y].dtype)
+            return true;
     }
-    QParams xq = g->tensors[ins[0]].q;
-    for (int k = 0; k < n->nin; k++)
-        n->in[k] = ins[k];
+    int count = n->nin;
+    for (int k = 0; k < count; k++) {
+        QParams yq = g->tensors[y].q;
+        if (!qp_equal(&g->tensors[ins[k]].q, &yq))
+            ins[k] = lut_insert_requant(g, ins[k], &yq, "concat_requant");
+    }
+    Node *cn = &g->nodes[ni];
+    for (int k = 0; k < count; k++)
+        cn->in[k] = ins[k];
+    cn->out[0] = y;
     g->nodes[qn].dead = true;
     node_merge_sources(g, ni, qn);
-    n = &g->nodes[ni];
-    if (n->op == OP_CONCAT || qp_equal(&xq, &yq)) {
-        n->out[0] = y;
-        return true;
-    }
-    /* Different output parameters: move in the input's, then requantize through a LUT. */
-    int mid = n->out[0];
-    Tensor *tm = &g->tensors[mid];
-    tm->dtype = g->tensors[ins[0]].dtype;
-    tm->q = xq;
-    Node probe = {.op = OP_LUT};
-    if (add_lut(g, &probe, mid, y) < 0)
-        qcc_unreachable();
     return true;
 }
 
@@ -558,7 +511,7 @@ bool pass_lower_qdq(Graph *g, const PassOptions *o, Diag *d) {
         bool ok = true;
         switch (kind) {
         case K_REQUANT: ok = lower_requant(g, i, qn, act, add, d); break;
-        case K_MOVE: ok = lower_move(g, i, qn); break;
+        case K_CONCAT: ok = lower_concat(g, i, qn); break;
         case K_TABLE: ok = lower_table(g, i, qn); break;
         case K_SOFTMAX: ok = lower_softmax(g, i, qn); break;
         case K_NONE: break;

@@ -198,27 +198,6 @@ static bool lower_qlinear_unary(Graph *g, int ni, Diag *d) {
     return true;
 }
 
-/* A LUT node requantizing tensor `from` into a new tensor with parameters q (same shape and
- * dtype dt), inserted for node `for_node`; returns the new tensor's id. */
-static int insert_requant(Graph *g, int from, const QParams *q, DType dt, const char *why) {
-    int t = graph_new_tensor(g, why);
-    Tensor *tt = &g->tensors[t], *tf = &g->tensors[from];
-    tt->dtype = dt;
-    tt->rank = tf->rank;
-    memcpy(tt->shape, tf->shape, sizeof tt->shape);
-    tt->shape_known = true;
-    tt->q = *q;
-    int ni = graph_add_node(g, OP_LUT, why);
-    node_add_input(g, ni, from);
-    node_add_output(g, ni, t);
-    uint8_t *table = arena_alloc(g->arena, 256);
-    Node probe = {.op = OP_LUT};
-    if (!lut_build(g, &probe, from, t, table))
-        qcc_unreachable();
-    g->nodes[ni].q.lut = table;
-    return t;
-}
-
 /* QLinearConcat(ys,yz,(x,xs,xz)...): inputs whose parameters differ from the output's are
  * requantized through a LUT first. New nodes are appended; the caller re-sorts. */
 static bool lower_qlinear_concat(Graph *g, int ni, Diag *d) {
@@ -244,7 +223,7 @@ static bool lower_qlinear_concat(Graph *g, int ni, Diag *d) {
                 return diag_error(d, "node '%s' (QLinearConcat): inputs must be 8-bit and of "
                                   "the output's type", g->nodes[ni].name);
             QParams q = ty->q;
-            ins[i] = insert_requant(g, ins[i], &q, ty->dtype, "concat_requant");
+            ins[i] = lut_insert_requant(g, ins[i], &q, "concat_requant");
         }
     }
     set_inputs(g, ni, ins, count);

@@ -75,6 +75,9 @@ int32_t quantize_value(float x, float scale, int32_t zp, DType dt);
 /* The 256-entry table of y = Q_out(f(DQ_in(x))) for a unary float op f (node n's op and
  * attributes), indexed by the input's byte; fails if op has no float definition here. */
 bool lut_build(Graph *g, const Node *n, int in, int out, uint8_t *table);
+/* Append a LUT node that requantizes 8-bit per-tensor tensor `from` into a new tensor of the
+ * same type and shape with parameters q; returns the new tensor's id (callers re-sort). */
+int lut_insert_requant(Graph *g, int from, const QParams *q, const char *name);
 /* Is the table a clamp to [lo, hi] of equal input/output parameters? */
 bool lut_is_clamp(const Graph *g, int in, int out, const uint8_t *table, int32_t *lo,
                   int32_t *hi);

@@ -158,3 +158,22 @@ bool lut_is_clamp(const Graph *g, int in, int out, const uint8_t *table, int32_t
     *hi = last;
     return true;
 }
+
+int lut_insert_requant(Graph *g, int from, const QParams *q, const char *name) {
+    int t = graph_new_tensor(g, name);
+    Tensor *tt = &g->tensors[t], *tf = &g->tensors[from];
+    tt->dtype = tf->dtype;
+    tt->rank = tf->rank;
+    memcpy(tt->shape, tf->shape, sizeof tt->shape);
+    tt->shape_known = tf->shape_known;
+    tt->q = *q;
+    int ni = graph_add_node(g, OP_LUT, name);
+    node_add_input(g, ni, from);
+    node_add_output(g, ni, t);
+    uint8_t *table = arena_alloc(g->arena, 256);
+    Node probe = {.op = OP_LUT}; /* f = identity: a pure change of parameters */
+    if (!lut_build(g, &probe, from, t, table))
+        qcc_unreachable();
+    g->nodes[ni].q.lut = table;
+    return t;
+}

@@ -92,7 +92,6 @@ const char *cg_i32(CGen *cg, int32_t v) {
     return cg_fmt(cg, "%ld", (long)v);
 }
 
-/* A float literal as text (sb_float is exact: shortest digits that parse back equal). */
 const char *cg_requant(CGen *cg, const Node *n, int k, const char *acc, const char *idx) {
     const Multiplier *m = &n->q.mul[k];
     const Tensor *y = cg_tout(cg, n, 0);

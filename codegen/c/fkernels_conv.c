@@ -13,7 +13,6 @@
 KernelFn cg_float_eltwise_kernel(Op op);
 KernelFn cg_float_pool_kernel(Op op);
 
-/* Spatial axis names, outermost first, for 1-, 2- and 3-d kernels. */
 static bool cv_has_input(const Node *n, int k) {
     return k < n->nin && n->in[k] >= 0;
 }

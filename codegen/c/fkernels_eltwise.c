@@ -287,7 +287,6 @@ static bool ew_softmax(CGen *cg, const Node *n) {
  * -> bool is `!= 0`. Float16/double tensors were widened to float on import, so casting to
  * float16 rounds to the nearest half value explicitly. */
 static bool ew_cast(CGen *cg, const Node *n) {
-    const Tensor *in = cg_tensor(cg, n->in[0]);
     const Tensor *out = cg_tensor(cg, n->out[0]);
     const char *x = cg_in(cg, n, 0), *y = cg_out(cg, n, 0);
     int64_t total = tensor_numel(out);
@@ -311,7 +310,6 @@ static bool ew_cast(CGen *cg, const Node *n) {
     } else
         cg_line(cg, 2, "%s[i] = (%s)%s[i];", y, dtype_ctype(out->dtype), x);
     cg_line(cg, 1, "}");
-    (void)in;
     return true;
 }
 

@@ -51,7 +51,7 @@ static bool emit_conv(CGen *cg, const Node *n) {
     if (ns < 1 || ns > 3 || w->rank != x->rank || y->rank != x->rank || !tensor_is_const(w))
         return diag_error(cg->d, "node '%s' (%s): quantized conv needs a constant weight and "
                           "1 to 3 spatial dims", n->name, op_name(n->op));
-    int64_t cin = x->shape[1], cout = y->shape[1], group = a->group > 0 ? a->group : 1;
+    int64_t cout = y->shape[1], group = a->group > 0 ? a->group : 1;
     int64_t cin_g = w->shape[1], cout_g = cout / group;
     int64_t xs[QCC_MAX_RANK], ws[QCC_MAX_RANK], ys[QCC_MAX_RANK];
     xs[x->rank - 1] = ws[x->rank - 1] = ys[x->rank - 1] = 1;
@@ -132,7 +132,6 @@ static bool emit_conv(CGen *cg, const Node *n) {
     sb_putc(&yi, ']');
     store_result(cg, n, ind, yi.data, "out_c", "out_c");
     sb_free(&yi);
-    (void)cin;
     for (ind--; ind >= 1; ind--)
         cg_line(cg, ind, "}");
     return true;

@@ -108,15 +108,7 @@ static bool is_graph_port(const Graph *g, int t) {
  * them at their planned offsets. */
 static void find_boundaries(Frame *f) {
     const Graph *g = f->g;
-    memplan_boundaries(g, f->qnode, f->dqnode);
-    /* A Q/DQ whose parameters are inputs (run-time or blocked) has no QParams to describe
-     * its integer side in model.h: it stays an ordinary node of both entry points. */
-    for (int k = 0; k < g->ninputs; k++)
-        if (f->qnode[k] >= 0 && g->nodes[f->qnode[k]].nin > 1)
-            f->qnode[k] = -1;
-    for (int k = 0; k < g->noutputs; k++)
-        if (f->dqnode[k] >= 0 && g->nodes[f->dqnode[k]].nin > 1)
-            f->dqnode[k] = -1;
+    memplan_boundaries(g, f->qnode, f->dqnode); /* never a Q/DQ with run-time parameters */
     for (int k = 0; k < g->ninputs; k++)
         if (f->qnode[k] >= 0) {
             f->boundary[f->qnode[k]] = true;

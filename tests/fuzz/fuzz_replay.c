@@ -122,5 +122,7 @@ int main(int argc, char **argv) {
         }
     }
     printf("fuzz_replay: %d inputs, no crash\n", count);
-    return ok ? 0 : 1;
+    if (count == 0)
+        fprintf(stderr, "fuzz_replay: no input found: a missing corpus must not pass\n");
+    return ok && count > 0 ? 0 : 1;
 }

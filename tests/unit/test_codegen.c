@@ -66,10 +66,11 @@ static char *build_and_run_opts(const Graph *g, RequantMode mode, bool arena_cal
         fclose(f);
     }
     char cmd[2048];
+    const char *cc = getenv("CC") && getenv("CC")[0] ? getenv("CC") : "cc";
     snprintf(cmd, sizeof cmd,
-             "cd %s && cc -std=c99 -Wall -Wextra -Wpedantic -Werror -O1 model.c main.c -lm -o prog"
-             " && cc -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -c model.c -o model11.o",
-             dir);
+             "cd %s && %s -std=c99 -Wall -Wextra -Wpedantic -Werror -O1 model.c main.c -lm -o prog"
+             " && %s -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -c model.c -o model11.o",
+             dir, cc, cc);
     if (system(cmd) != 0)
         fail_msg("generated code does not compile; see %s/model.c", dir);
     snprintf(cmd, sizeof cmd, "%s/prog", dir);
@@ -80,6 +81,11 @@ static char *build_and_run_opts(const Graph *g, RequantMode mode, bool arena_cal
     len = fread(out, 1, cap - 1, p);
     out[len] = 0;
     assert_int_equal(pclose(p), 0);
+    if (!getenv("QCC_KEEP_TMP")) { /* as test_fkernels: keep the files only on request */
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            fail_msg("cannot remove %s", dir);
+    }
     if (header)
         *header = strdup(hdr.data);
     sb_free(&src);
