@@ -5,18 +5,9 @@
  * value. Test tooling only: it is the one place outside frontend/ that sees protobuf types,
  * because it must write a model, which the compiler itself never does. */
 #include "testcase.h"
-#include "onnx.pb-c.h"
+#include "../frontend/onnx_internal.h"
 
 #include <string.h>
-
-static void *fz_alloc(void *data, size_t size) {
-    return arena_alloc(data, size);
-}
-
-static void fz_free(void *data, void *ptr) {
-    (void)data; /* the arena is freed as a whole */
-    (void)ptr;
-}
 
 /* Is name read at input slot 0 of some node (the data operand, never a parameter)? */
 static bool fz_is_data(const Onnx__GraphProto *gp, const char *name) {
@@ -37,9 +28,7 @@ bool tc_freeze(Arena *a, const char *model, const char *set0, const char *out_pa
                int *runtime_index, int *nruntime, char *names, size_t names_size) {
     size_t len;
     const char *buf = tc_read_file(a, model, &len);
-    ProtobufCAllocator alloc = {fz_alloc, fz_free, a};
-    Onnx__ModelProto *m = buf ? onnx__model_proto__unpack(&alloc, len, (const uint8_t *)buf)
-                              : NULL;
+    Onnx__ModelProto *m = buf ? onnx_unpack_model(a, buf, len) : NULL;
     if (!m || !m->graph)
         return false;
     Onnx__GraphProto *gp = m->graph;
@@ -62,9 +51,7 @@ bool tc_freeze(Arena *a, const char *model, const char *set0, const char *out_pa
         const char *pb = tc_join(a, set0, arena_printf(a, "input_%d.pb", index));
         size_t plen;
         const char *pbuf = fz_is_data(gp, name) ? NULL : tc_read_file(a, pb, &plen);
-        Onnx__TensorProto *tp = pbuf ? onnx__tensor_proto__unpack(&alloc, plen,
-                                                                  (const uint8_t *)pbuf)
-                                     : NULL;
+        Onnx__TensorProto *tp = pbuf ? onnx_unpack_tensor(a, pbuf, plen) : NULL;
         if (!tp) {
             runtime_index[(*nruntime)++] = index;
             continue;

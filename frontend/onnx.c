@@ -654,6 +654,20 @@ static bool onnx_build(Graph *g, const Onnx__GraphProto *gp, const char *dir, Di
     return onnx_check_edges(g, d) && graph_toposort(g, d);
 }
 
+Onnx__ModelProto *onnx_unpack_model(Arena *a, const void *data, size_t len) {
+    if (!onnx_depth_ok(&onnx__model_proto__descriptor, data, (const uint8_t *)data + len, 0))
+        return NULL;
+    ProtobufCAllocator alloc = {onnx_pb_alloc, onnx_pb_free, a};
+    return onnx__model_proto__unpack(&alloc, len, data);
+}
+
+Onnx__TensorProto *onnx_unpack_tensor(Arena *a, const void *data, size_t len) {
+    if (!onnx_depth_ok(&onnx__tensor_proto__descriptor, data, (const uint8_t *)data + len, 0))
+        return NULL;
+    ProtobufCAllocator alloc = {onnx_pb_alloc, onnx_pb_free, a};
+    return onnx__tensor_proto__unpack(&alloc, len, data);
+}
+
 bool onnx_load_memory(Graph *g, const char *name, const void *data, size_t len, Diag *d) {
     const uint8_t *buf = data;
     if (len == 0)
@@ -662,9 +676,8 @@ bool onnx_load_memory(Graph *g, const char *name, const void *data, size_t len, 
     if (!onnx_depth_ok(&onnx__model_proto__descriptor, buf, buf + len, 0))
         return diag_error(d, "not a valid ONNX model (messages nested deeper than %d)",
                           ONNX_MAX_DEPTH);
-    ProtobufCAllocator alloc = {onnx_pb_alloc, onnx_pb_free, g->arena};
     /* protobuf-c copies strings and bytes into the arena: data is not referenced after */
-    Onnx__ModelProto *m = onnx__model_proto__unpack(&alloc, len, buf);
+    Onnx__ModelProto *m = onnx_unpack_model(g->arena, buf, len);
     if (!m)
         return diag_error(d, "not a valid ONNX model (protobuf decode failed)");
     if (!m->graph)
@@ -701,15 +714,11 @@ bool onnx_load_tensor(Arena *a, const char *path, Tensor *t, Diag *d) {
     uint8_t *buf = onnx_read_file(path, &len, d);
     if (!buf)
         return false;
-    if (!onnx_depth_ok(&onnx__tensor_proto__descriptor, buf, buf + len, 0)) {
-        free(buf);
-        return diag_error(d, "not a valid ONNX tensor (messages nested too deeply)");
-    }
-    ProtobufCAllocator alloc = {onnx_pb_alloc, onnx_pb_free, a};
-    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&alloc, len, buf);
+    Onnx__TensorProto *tp = onnx_unpack_tensor(a, buf, len);
     free(buf);
     if (!tp)
-        return diag_error(d, "not a valid ONNX tensor (protobuf decode failed)");
+        return diag_error(d, "not a valid ONNX tensor (protobuf decode failed or nested too "
+                          "deeply)");
     memset(t, 0, sizeof *t);
     t->name = arena_strdup(a, tp->name ? tp->name : "");
     t->offset = -1;

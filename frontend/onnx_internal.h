@@ -1,10 +1,16 @@
 /* onnx_internal.h: what onnx.c (protobuf decoding, graph building) and onnx_ops.c (ONNX
- * attribute spellings) share. Private to frontend/: nothing outside it sees protobuf types. */
+ * attribute spellings) share. Private to frontend/, except for driver/testfreeze.c, the one
+ * tool that rewrites a model and so needs the decoded messages themselves. */
 #ifndef QCC_ONNX_INTERNAL_H
 #define QCC_ONNX_INTERNAL_H
 
 #include "frontend.h"
 #include "onnx.pb-c.h"
+
+/* Decode a ModelProto / TensorProto into arena memory, refusing messages nested deeper than
+ * protobuf-c's recursion can survive; NULL if the bytes are not a valid message. */
+Onnx__ModelProto *onnx_unpack_model(Arena *a, const void *data, size_t len);
+Onnx__TensorProto *onnx_unpack_tensor(Arena *a, const void *data, size_t len);
 
 /* Decode a TensorProto into *t: dtype (float16/double become float), rank, shape, dense
  * little-endian data in the arena; shape_known and T_CONST set. External data is read from
