@@ -38,7 +38,8 @@ bool tc_freeze(Arena *a, const char *model, const char *set0, const char *out_pa
             return false; /* the copy lives elsewhere: relative data paths would break */
     Onnx__TensorProto **inits = arena_calloc(a, gp->n_initializer + gp->n_input + 1,
                                              sizeof *inits);
-    memcpy(inits, gp->initializer, gp->n_initializer * sizeof *inits);
+    if (gp->n_initializer) /* protobuf-c leaves the array NULL when it is empty */
+        memcpy(inits, gp->initializer, gp->n_initializer * sizeof *inits);
     size_t ninit = gp->n_initializer;
     int k = 0, frozen = 0;
     *nruntime = 0;
