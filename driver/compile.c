@@ -46,6 +46,11 @@ int qcc_compile(const char *model_path, const char *out_path, const CompileOptio
     }
     if (!onnx_load(&g, model_path, &d))
         goto done;
+    bool float_model = o->qat || o->calibrate;
+    if (float_model && !float_model_quantize(&g, o, &d))
+        goto done;
+    if (float_model && o->report && !qcc_quant_report(model_path, o, &g, stdout, &d))
+        goto done;
     PassOptions po = {.requant = o->requant, .dump_after = o->dump_after, .dump_out = stdout,
                       .ram_budget = o->ram_budget};
     if (!pipeline_run(&g, &po, &d))

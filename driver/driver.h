@@ -4,6 +4,7 @@
 #define QCC_DRIVER_H
 
 #include "../codegen/codegen.h"
+#include "../passes/quantize.h"
 
 typedef struct CompileOptions {
     const char *target;      /* backend name ("c") */
@@ -13,11 +14,28 @@ typedef struct CompileOptions {
     bool report;             /* --report: per-node table on stdout */
     bool arena_caller;       /* --arena=caller */
     int64_t ram_budget;      /* --ram-budget */
+    /* float models (issue 3): quantized by qcc itself */
+    const char *qat;         /* --qat CHECKPOINT.pt */
+    const char *calibrate;   /* --calibrate DIR */
+    const char *samples;     /* --samples DIR: inputs for the --report SQNR table */
+    CalibOptions calib;      /* --calib-method, --calib-percentile, --calib-bins */
+    DType act_dtype;         /* --act-dtype uint8|int8 */
+    bool weights_per_tensor; /* --weights=per-tensor */
+    const char *skip[64];    /* --skip NODE (repeatable) */
+    int nskip;
 } CompileOptions;
 
 /* Compile model_path to out_path (+ the header beside it). Returns 0, or 1 after
  * diagnostics. */
 int qcc_compile(const char *model_path, const char *out_path, const CompileOptions *o);
+
+/* floatflow.c: a float graph plus --qat or --calibrate becomes a QDQ graph (before
+ * pipeline_run). */
+bool float_model_quantize(Graph *g, const CompileOptions *o, Diag *d);
+/* quantreport.c: --report for a float model: per quantized layer, the SQNR of the int8
+ * result against the float interpreter on the samples, and the top-1 agreement. */
+bool qcc_quant_report(const char *model_path, const CompileOptions *o, const Graph *qdq,
+                      FILE *f, Diag *d);
 
 /* The --report table of a compiled graph (report.c). */
 void qcc_report(const Graph *g, FILE *f);

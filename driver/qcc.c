@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f) {
     fputs("usage: qcc MODEL.onnx -o OUT.c [options]\n"
@@ -22,7 +23,19 @@ static void usage(FILE *f) {
           "  --arena=static|caller static arena in OUT.c (default), or passed to _run\n"
           "  --ram-budget=BYTES    fail if the activation arena is larger\n"
           "  --dump-after=PASS     print the IR after PASS (or 'all') to stdout\n"
-          "  --report              print a per-node table (op, shapes, MACs, arena)\n"
+          "  --report              print a per-node table (op, shapes, MACs, arena); for a\n"
+          "                        float model also the SQNR of every quantized layer\n"
+          "\n"
+          "float models (qcc quantizes them itself):\n"
+          "  --qat FILE.pt         ranges and weights from a PyTorch QAT checkpoint\n"
+          "  --calibrate DIR       ranges from calibration samples (.pb or .npy files)\n"
+          "  --calib-method=M      minmax (default), ema, percentile, kl, symkl, js\n"
+          "  --calib-percentile=P  percentile method's cut (default 99.999)\n"
+          "  --calib-bins=N        histogram bins of kl/symkl/js (default 2048)\n"
+          "  --act-dtype=T         uint8 (default) or int8 activations\n"
+          "  --weights=G           per-channel (default) or per-tensor weight scales\n"
+          "  --skip NODE           keep node NODE in float (repeatable)\n"
+          "  --samples DIR         inputs for --report (default: the --calibrate DIR)\n"
           "  -h, --help            this text\n"
           "  --version             print the version\n",
           f);
@@ -53,6 +66,8 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "test") == 0)
         return qcc_test_main(argc - 1, argv + 1);
     CompileOptions o = {.target = "c", .name = "model", .requant = REQUANT_FIXED};
+    calib_options_default(&o.calib);
+    o.calib.progress = isatty(2);
     const char *model = NULL, *out = NULL, *v;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -93,6 +108,51 @@ int main(int argc, char **argv) {
             o.ram_budget = b;
         } else if ((v = opt_value(argc, argv, &i, "--dump-after"))) {
             o.dump_after = v;
+        } else if ((v = opt_value(argc, argv, &i, "--qat"))) {
+            o.qat = v;
+        } else if ((v = opt_value(argc, argv, &i, "--calibrate"))) {
+            o.calibrate = v;
+        } else if ((v = opt_value(argc, argv, &i, "--samples"))) {
+            o.samples = v;
+        } else if ((v = opt_value(argc, argv, &i, "--calib-method"))) {
+            if (!calib_method_parse(v, &o.calib.method)) {
+                fprintf(stderr, "qcc: error: --calib-method must be minmax, ema, percentile, "
+                                "kl, symkl or js, not '%s'\n", v);
+                return 1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--calib-percentile"))) {
+            char *end;
+            o.calib.percentile = strtod(v, &end);
+            if (*end || !(o.calib.percentile > 0 && o.calib.percentile <= 100)) {
+                fprintf(stderr, "qcc: error: --calib-percentile needs a number in (0, 100]\n");
+                return 1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--calib-bins"))) {
+            char *end;
+            long b = strtol(v, &end, 10);
+            if (*end || b < 16 || b > (1 << 20)) {
+                fprintf(stderr, "qcc: error: --calib-bins needs a count in [16, 1048576]\n");
+                return 1;
+            }
+            o.calib.bins = (int)b;
+        } else if ((v = opt_value(argc, argv, &i, "--act-dtype"))) {
+            if (strcmp(v, "uint8") != 0 && strcmp(v, "int8") != 0) {
+                fprintf(stderr, "qcc: error: --act-dtype must be 'uint8' or 'int8'\n");
+                return 1;
+            }
+            o.act_dtype = strcmp(v, "int8") == 0 ? DT_INT8 : DT_UINT8;
+        } else if ((v = opt_value(argc, argv, &i, "--weights"))) {
+            if (strcmp(v, "per-channel") != 0 && strcmp(v, "per-tensor") != 0) {
+                fprintf(stderr, "qcc: error: --weights must be 'per-channel' or 'per-tensor'\n");
+                return 1;
+            }
+            o.weights_per_tensor = strcmp(v, "per-tensor") == 0;
+        } else if ((v = opt_value(argc, argv, &i, "--skip"))) {
+            if (o.nskip == (int)(sizeof o.skip / sizeof o.skip[0])) {
+                fprintf(stderr, "qcc: error: too many --skip options\n");
+                return 1;
+            }
+            o.skip[o.nskip++] = v;
         } else if (strcmp(argv[i], "--report") == 0) {
             o.report = true;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {

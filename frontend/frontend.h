@@ -19,4 +19,20 @@ bool onnx_load_memory(Graph *g, const char *name, const void *data, size_t len, 
  * into *t, data in the arena. float16/double are converted to float. */
 bool onnx_load_tensor(Arena *a, const char *path, Tensor *t, Diag *d);
 
+/* qat.c: a PyTorch QAT checkpoint (torch.save zip holding a pickled state_dict, read with
+ * libzip and our own pickle-subset reader that executes nothing). */
+typedef struct QatCheckpoint QatCheckpoint;
+/* Read the checkpoint's tensors (float32/int32/int64/uint8 storages) into the arena. */
+QatCheckpoint *qat_load(Arena *a, const char *path, Diag *d);
+/* Replace the float graph's weights and BatchNorm statistics with the checkpoint's (matched
+ * through initializer names), before quant_prepare folds BN. */
+bool qat_apply_weights(Graph *g, QatCheckpoint *c, Diag *d);
+/* Activation ranges from the checkpoint's observers into p (prepared graph); reports every
+ * checkpoint entry that matched nothing. */
+bool qat_plan(Graph *g, QatCheckpoint *c, QuantPlan *p, Diag *d);
+
+/* calib.c: the samples in dir (ONNX TensorProto .pb or .npy files, sorted by name; one file
+ * per sample for single-input graphs), checked against g's inputs (float, shapes). */
+bool calib_load_samples(Graph *g, const char *dir, SampleSet *s, Diag *d);
+
 #endif

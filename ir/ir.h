@@ -343,6 +343,37 @@ void *tensor_set_const(Graph *g, int tensor, DType dt, int rank, const int64_t *
 bool node_is_quantized(const Graph *g, const Node *n);
 
 /* ---------------------------------------------------------------------------------------
+ * Quantization plan of a float model (issue 3): what the QAT checkpoint reader
+ * (frontend/qat.c) or calibration (passes/calibrate.c) decides, and what passes/quantize.c
+ * turns into QuantizeLinear/DequantizeLinear pairs. Indexed by tensor id of the prepared
+ * float graph (after quant_prepare; no compaction may happen between plan and quantize).
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct ActQuant {
+    bool set;               /* a range was chosen for this tensor */
+    float scale;            /* > 0 and finite */
+    int32_t zero_point;     /* within dtype's range */
+    DType dtype;            /* DT_UINT8 or DT_INT8 */
+} ActQuant;
+
+typedef struct QuantPlan {
+    int ntensors;           /* entries of act (g->ntensors when the plan was made) */
+    ActQuant *act;          /* chosen quantization per float activation tensor */
+    DType act_dtype;        /* --act-dtype: DT_UINT8 (default) or DT_INT8 */
+    bool weights_per_tensor;/* --weights=per-tensor (default per output channel) */
+    const char **skip;      /* --skip NODE: node names kept in float (mixed precision) */
+    int nskip;              /* entries of skip */
+} QuantPlan;
+
+/* Input samples of a float model (calibration, --report): sample k's input j is
+ * t[k * ninputs + j], a float tensor with data, in graph input order. */
+typedef struct SampleSet {
+    int n;                  /* number of samples */
+    int ninputs;            /* graph inputs per sample */
+    Tensor *t;              /* n * ninputs tensors (arena) */
+} SampleSet;
+
+/* ---------------------------------------------------------------------------------------
  * verify.c: structural invariants, checked after every pass
  * ------------------------------------------------------------------------------------- */
 
