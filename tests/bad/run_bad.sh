@@ -57,5 +57,33 @@ for model in "$here"/*.onnx; do
         failed=$((failed + 1))
     fi
 done
+# Hostile QAT checkpoints (qat/, made by qat/make_bad_qat.py) against a 1-conv float model:
+# the same bar, with the .pt file named in the diagnostic.
+for ckpt in "$here"/qat/*.pt; do
+    [ -e "$ckpt" ] || continue
+    name=qat/$(basename "$ckpt" .pt)
+    "$qcc" "$here/qat/float.onnx" --qat "$ckpt" -o "$tmp/x.c" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    why=""
+    if [ "$rc" -eq 0 ]; then
+        why="accepted (exit 0)"
+    elif [ "$rc" -ge 128 ]; then
+        why="crashed (exit $rc)"
+    elif [ "$rc" -ne 1 ]; then
+        why="exit $rc, not 1"
+    elif ! grep -qF "$ckpt" "$tmp/err"; then
+        why="stderr does not name the checkpoint"
+    elif ! grep -q "error" "$tmp/err"; then
+        why="stderr does not say error"
+    fi
+    if [ -z "$why" ]; then
+        echo "PASS $name"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $name: $why"
+        sed 's/^/    /' "$tmp/err" | head -n 5
+        failed=$((failed + 1))
+    fi
+done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
