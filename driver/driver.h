@@ -8,6 +8,7 @@
 
 typedef struct CompileOptions {
     const char *target;      /* backend name ("c") */
+    const char *cuda_arch;   /* --cuda-arch=sm_XX for --target=cuda (NULL: sm_75) */
     const char *name;        /* symbol prefix (default "model") */
     RequantMode requant;     /* --requant */
     const char *dump_after;  /* --dump-after */
@@ -28,6 +29,12 @@ typedef struct CompileOptions {
 /* Compile model_path to out_path (+ the header beside it). Returns 0, or 1 after
  * diagnostics. */
 int qcc_compile(const char *model_path, const char *out_path, const CompileOptions *o);
+
+/* options.c: one float-model option (--qat, --calibrate, --calib-*, --act-dtype, --weights,
+ * --skip, --samples) at argv[*i] into o, shared by qcc and qcc test: 1 if consumed (*i
+ * advanced past a separate value), 0 if argv[*i] is no such option, -1 after printing an
+ * error prefixed with prog. */
+int float_options_parse(int argc, char **argv, int *i, CompileOptions *o, const char *prog);
 
 /* floatflow.c: a float graph plus --qat or --calibrate becomes a QDQ graph (before
  * pipeline_run). */

@@ -18,6 +18,7 @@ bool float_model_quantize(Graph *g, const CompileOptions *o, Diag *d) {
     if (!quant_prepare(g, d))
         return false;
     QuantPlan plan;
+    memset(&plan, 0, sizeof plan);
     quant_plan_init(g, &plan, o->act_dtype ? o->act_dtype : DT_UINT8);
     plan.weights_per_tensor = o->weights_per_tensor;
     plan.skip = (const char **)o->skip;

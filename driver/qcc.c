@@ -17,7 +17,8 @@ static void usage(FILE *f) {
           "options:\n"
           "  -o FILE               output source file (the header is FILE with .h)\n"
           "  --name NAME           prefix of public symbols (default: model)\n"
-          "  --target=c            code generator backend\n"
+          "  --target=c|cuda       code generator backend (cuda: OUT.cu + OUT.h)\n"
+          "  --cuda-arch=sm_XX     GPU the cuda target may assume (default sm_75; >= sm_61)\n"
           "  --requant=MODE        fixed (default: Q31 multiplier + shift, integer only) or\n"
           "                        float (ONNX Runtime's float multiply, bit-exact with it)\n"
           "  --arena=static|caller static arena in OUT.c (default), or passed to _run\n"
@@ -69,6 +70,7 @@ int main(int argc, char **argv) {
     calib_options_default(&o.calib);
     o.calib.progress = isatty(2);
     const char *model = NULL, *out = NULL, *v;
+    int fo;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
@@ -82,6 +84,15 @@ int main(int argc, char **argv) {
             o.name = v;
         } else if ((v = opt_value(argc, argv, &i, "--target"))) {
             o.target = v;
+        } else if ((v = opt_value(argc, argv, &i, "--cuda-arch"))) {
+            char *end = NULL;
+            long sm = strncmp(v, "sm_", 3) == 0 ? strtol(v + 3, &end, 10) : 0;
+            if (sm < 61 || !end || *end) {
+                fprintf(stderr, "qcc: error: --cuda-arch needs sm_XX with XX >= 61 (__dp4a), "
+                                "not '%s'\n", v);
+                return 1;
+            }
+            o.cuda_arch = v;
         } else if ((v = opt_value(argc, argv, &i, "--requant"))) {
             if (strcmp(v, "fixed") == 0)
                 o.requant = REQUANT_FIXED;
@@ -108,51 +119,9 @@ int main(int argc, char **argv) {
             o.ram_budget = b;
         } else if ((v = opt_value(argc, argv, &i, "--dump-after"))) {
             o.dump_after = v;
-        } else if ((v = opt_value(argc, argv, &i, "--qat"))) {
-            o.qat = v;
-        } else if ((v = opt_value(argc, argv, &i, "--calibrate"))) {
-            o.calibrate = v;
-        } else if ((v = opt_value(argc, argv, &i, "--samples"))) {
-            o.samples = v;
-        } else if ((v = opt_value(argc, argv, &i, "--calib-method"))) {
-            if (!calib_method_parse(v, &o.calib.method)) {
-                fprintf(stderr, "qcc: error: --calib-method must be minmax, ema, percentile, "
-                                "kl, symkl or js, not '%s'\n", v);
+        } else if ((fo = float_options_parse(argc, argv, &i, &o, "qcc")) != 0) {
+            if (fo < 0)
                 return 1;
-            }
-        } else if ((v = opt_value(argc, argv, &i, "--calib-percentile"))) {
-            char *end;
-            o.calib.percentile = strtod(v, &end);
-            if (*end || !(o.calib.percentile > 0 && o.calib.percentile <= 100)) {
-                fprintf(stderr, "qcc: error: --calib-percentile needs a number in (0, 100]\n");
-                return 1;
-            }
-        } else if ((v = opt_value(argc, argv, &i, "--calib-bins"))) {
-            char *end;
-            long b = strtol(v, &end, 10);
-            if (*end || b < 16 || b > (1 << 20)) {
-                fprintf(stderr, "qcc: error: --calib-bins needs a count in [16, 1048576]\n");
-                return 1;
-            }
-            o.calib.bins = (int)b;
-        } else if ((v = opt_value(argc, argv, &i, "--act-dtype"))) {
-            if (strcmp(v, "uint8") != 0 && strcmp(v, "int8") != 0) {
-                fprintf(stderr, "qcc: error: --act-dtype must be 'uint8' or 'int8'\n");
-                return 1;
-            }
-            o.act_dtype = strcmp(v, "int8") == 0 ? DT_INT8 : DT_UINT8;
-        } else if ((v = opt_value(argc, argv, &i, "--weights"))) {
-            if (strcmp(v, "per-channel") != 0 && strcmp(v, "per-tensor") != 0) {
-                fprintf(stderr, "qcc: error: --weights must be 'per-channel' or 'per-tensor'\n");
-                return 1;
-            }
-            o.weights_per_tensor = strcmp(v, "per-tensor") == 0;
-        } else if ((v = opt_value(argc, argv, &i, "--skip"))) {
-            if (o.nskip == (int)(sizeof o.skip / sizeof o.skip[0])) {
-                fprintf(stderr, "qcc: error: too many --skip options\n");
-                return 1;
-            }
-            o.skip[o.nskip++] = v;
         } else if (strcmp(argv[i], "--report") == 0) {
             o.report = true;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {

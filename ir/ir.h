@@ -363,6 +363,10 @@ typedef struct QuantPlan {
     bool weights_per_tensor;/* --weights=per-tensor (default per output channel) */
     const char **skip;      /* --skip NODE: node names kept in float (mixed precision) */
     int nskip;              /* entries of skip */
+    const float **weight_scale; /* NULL, or ntensors entries: for a float weight tensor, its
+                             * per-output-channel scales to use instead of max|w|/127 (QAT:
+                             * the checkpoint's fake-quant scales, zero point 0; PyTorch's
+                             * convert then quantizes to [-128, 127]); NULL entry = recompute */
 } QuantPlan;
 
 /* Input samples of a float model (calibration, --report): sample k's input j is

@@ -1,6 +1,7 @@
 /* pipeline.c: the ordered table of passes, run one after another with the IR verified (and
  * optionally printed) after each. Adding a pass means adding a row here, nothing else. */
 #include "passes.h"
+#include "quantize.h"
 
 #include <string.h>
 
@@ -12,6 +13,7 @@ typedef struct PassRow {
 static const PassRow pipeline[] = {
     {"fold_constants", pass_fold_constants},   /* Constant/Q-DQ/Cast/Shape on constants */
     {"infer_shapes", pass_infer_shapes},       /* shapes, dtypes, resolved pads and axes */
+    {"fold_bn", pass_fold_bn},                 /* BatchNorm into the Conv/Gemm before it */
     {"fold_constants2", pass_fold_constants},  /* what became constant once shapes were known */
     {"remove_dead", pass_remove_dead},         /* nodes nothing reads */
     {"lower_qop", pass_lower_qop},             /* QLinear* / *Integer -> integer ops */

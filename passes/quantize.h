@@ -32,6 +32,14 @@ void weight_scales(const float *w, int64_t cout, int64_t per, bool per_tensor, f
 /* q[c][i] = round_half_even(w[c][i] / scale[c or 0]) clamped to [-127, 127]. */
 void weight_quantize(const float *w, int64_t cout, int64_t per, bool per_tensor,
                      const float *scale, int8_t *q);
+/* The same for a tensor viewed as [outer][cout][inner] (channel axis anywhere: Gemm without
+ * transB and MatMul keep output channels last, outer = K, inner = 1). */
+void weight_scales_axis(const float *w, int64_t outer, int64_t cout, int64_t inner,
+                        bool per_tensor, float *scale);
+/* qmin: -127 (our symmetric scales) or -128 (scales taken from a QAT checkpoint: PyTorch's
+ * convert quantizes to the full [-128, 127]). */
+void weight_quantize_axis(const float *w, int64_t outer, int64_t cout, int64_t inner,
+                          bool per_tensor, const float *scale, int qmin, int8_t *q);
 
 /* calibrate.c: run the float graph over the samples, collect per-tensor statistics and pick
  * every activation's range with the chosen method. */
