@@ -24,6 +24,13 @@ bool onnx_load_tensor(Arena *a, const char *path, Tensor *t, Diag *d);
 typedef struct QatCheckpoint QatCheckpoint;
 /* Read the checkpoint's tensors (float32/int32/int64/uint8 storages) into the arena. */
 QatCheckpoint *qat_load(Arena *a, const char *path, Diag *d);
+/* The same from len bytes at data (a zip in memory: tests, fuzzing); name is for messages. */
+QatCheckpoint *qat_load_memory(Arena *a, const char *name, const void *data, size_t len,
+                               Diag *d);
+/* The checkpoint's tensors in file order (name = key), and lookup by key (NULL if absent). */
+int qat_count(const QatCheckpoint *c);
+const Tensor *qat_tensor(const QatCheckpoint *c, int i);
+const Tensor *qat_find(const QatCheckpoint *c, const char *key);
 /* Replace the float graph's weights and BatchNorm statistics with the checkpoint's (matched
  * through initializer names), before quant_prepare folds BN. */
 bool qat_apply_weights(Graph *g, QatCheckpoint *c, Diag *d);
