@@ -64,6 +64,7 @@ typedef struct CodegenOptions {
     const char *source_name; /* file name of the source itself, for its banner ("model.c") */
     RequantMode requant;     /* which multiplier form to emit */
     bool arena_caller;       /* --arena=caller: _run takes the arena pointer */
+    const char *cuda_arch;   /* --cuda-arch ("sm_75"): what the cuda target may assume */
 } CodegenOptions;
 
 /* A backend is a struct of function pointers (design sec. 7): c, later neon and cuda. */
@@ -75,9 +76,12 @@ typedef struct Target {
 } Target;
 
 extern const Target target_c;  /* codegen/c/target_c.c */
+extern const Target target_cuda; /* codegen/cuda/target_cuda.c */
 const Target *target_find(const char *name);
 
 /* The runtime helper header (runtime_min/qcc_rt.h) embedded at build time. */
 extern const char qcc_rt_h_text[];
+/* runtime_min/qcc_cuda_emu.h, embedded too: qcc test --target=cuda builds with it. */
+extern const char qcc_cuda_emu_h_text[];
 
 #endif

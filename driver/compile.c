@@ -64,7 +64,8 @@ int qcc_compile(const char *model_path, const char *out_path, const CompileOptio
     char *hpath = header_path(&arena, out_path);
     CodegenOptions co = {.name = o->name, .header_name = base_name(hpath),
                          .source_name = base_name(out_path),
-                         .requant = o->requant, .arena_caller = o->arena_caller};
+                         .requant = o->requant, .arena_caller = o->arena_caller,
+                         .cuda_arch = o->cuda_arch};
     StrBuf src, hdr;
     sb_init(&src);
     sb_init(&hdr);

@@ -32,6 +32,11 @@ static void tc_usage(FILE *f) {
           "  --requant=MODE      fixed (default) or float, as for qcc\n"
           "  --name NAME         symbol prefix of the generated code (default: model)\n"
           "  --cc CMD            C compiler (default: $CC, else cc)\n"
+          "  --target=cuda       test the CUDA output: built with nvcc and run on the GPU when\n"
+          "                      one is present, else built as C++ ($CXX, else g++) with the\n"
+          "                      emulation header; outputs must also equal the C backend's\n"
+          "                      bit for bit on every data set\n"
+          "  --cuda-arch=sm_XX   as for qcc (nvcc -arch)\n"
           "  --cflags FLAGS      extra flags after -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror\n"
           "  --sanitize          build the harness with -fsanitize=undefined,address\n"
           "  --tol-steps N       float outputs of a DequantizeLinear: within N steps of its\n"
@@ -44,6 +49,9 @@ static void tc_usage(FILE *f) {
           "  --freeze-params     if the model needs constant parameters that the test feeds as\n"
           "                      inputs (node tests), compile them in from test_data_set_0\n"
           "  --keep              keep the temporary directories (printed)\n"
+          "  --qat FILE.pt, --calibrate DIR, --calib-method=M, --calib-percentile=P,\n"
+          "  --calib-bins=N, --act-dtype=T, --weights=G, --skip NODE, --samples DIR\n"
+          "                      a float model (--model) quantized by qcc, as for qcc\n"
           "  -v                  print compiler diagnostics and commands\n"
           "  -h, --help          this text\n"
           "\n"
@@ -89,6 +97,7 @@ static bool tc_parse(int argc, char **argv, TestOptions *o, const char **dirs, i
         const char *v;
         bool bad = false;
         double x;
+        int fo;
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             *help = true;
@@ -111,6 +120,14 @@ static bool tc_parse(int argc, char **argv, TestOptions *o, const char **dirs, i
             o->co.name = v;
         } else if ((v = tc_opt(argc, argv, &i, "--cc", &bad))) {
             o->cc = v;
+        } else if ((v = tc_opt(argc, argv, &i, "--target", &bad))) {
+            if (strcmp(v, "c") != 0 && strcmp(v, "cuda") != 0) {
+                fprintf(stderr, "qcc test: error: --target must be 'c' or 'cuda'\n");
+                return false;
+            }
+            o->co.target = v;
+        } else if ((v = tc_opt(argc, argv, &i, "--cuda-arch", &bad))) {
+            o->co.cuda_arch = v;
         } else if ((v = tc_opt(argc, argv, &i, "--cflags", &bad))) {
             o->cflags = v;
         } else if ((v = tc_opt(argc, argv, &i, "--requant", &bad))) {
@@ -131,6 +148,9 @@ static bool tc_parse(int argc, char **argv, TestOptions *o, const char **dirs, i
                 return false;
         } else if ((v = tc_opt(argc, argv, &i, "--rtol", &bad))) {
             if (!tc_number("--rtol", v, &o->rtol))
+                return false;
+        } else if (!bad && (fo = float_options_parse(argc, argv, &i, &o->co, "qcc test"))) {
+            if (fo < 0)
                 return false;
         } else if (bad) {
             return false;
@@ -448,6 +468,75 @@ static const char *tc_build_harness(Arena *a, const TestOptions *o, const Graph 
                   tc_status_text(a, st, to, TC_CC_TIMEOUT), argv[0]);
 }
 
+/* A GPU to run CUDA output on: nvcc ($NVCC or /usr/local/cuda/bin/nvcc) and a device node. */
+static const char *tc_nvcc(void) {
+    const char *nv = getenv("NVCC");
+    return nv && nv[0] ? nv : "/usr/local/cuda/bin/nvcc";
+}
+
+static bool tc_cuda_gpu(void) {
+    return access(tc_nvcc(), X_OK) == 0 && access("/dev/nvidia0", R_OK) == 0;
+}
+
+/* --target=cuda: main.c with the C compiler, then model.cu with nvcc when a GPU is present,
+ * else as C++ ($CXX, else g++) with runtime_min/qcc_cuda_emu.h (written into tmp). */
+static const char *tc_build_cuda(Arena *a, const TestOptions *o, const Graph *g,
+                                 const char *tmp, const char *cusrc, const char *exe) {
+    StrBuf sb;
+    sb_init(&sb);
+    tc_harness(&sb, g, o->co.name);
+    const char *hsrc = tc_join(a, tmp, "main.c"), *hobj = tc_join(a, tmp, "main.o");
+    const char *emu = tc_join(a, tmp, "qcc_cuda_emu.h");
+    bool wrote = tc_write_file(hsrc, sb.data, sb.len) &&
+                 tc_write_file(emu, qcc_cuda_emu_h_text, strlen(qcc_cuda_emu_h_text));
+    sb_free(&sb);
+    if (!wrote)
+        return arena_printf(a, "cannot write into %s", tmp);
+    const char *argv[TC_MAX_ARGS + 24];
+    const char *blog = tc_join(a, tmp, "build.log");
+    for (int step = 0; step < 2; step++) {
+        int n = 0;
+        if (step == 0) {
+            tc_split_words(a, o->cc, argv, &n, TC_MAX_ARGS / 2);
+            if (n == 0)
+                argv[n++] = "cc";
+            const char *flags[] = {"-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic",
+                                   "-Werror", "-c", "-o", hobj, hsrc, NULL};
+            for (size_t i = 0; flags[i]; i++)
+                argv[n++] = flags[i];
+        } else if (tc_cuda_gpu()) {
+            const char *arch = o->co.cuda_arch ? o->co.cuda_arch : "sm_75";
+            const char *flags[] = {tc_nvcc(), "-O2", arena_printf(a, "-arch=%s", arch),
+                                   "-o", exe, cusrc, hobj, NULL};
+            for (size_t i = 0; flags[i]; i++)
+                argv[n++] = flags[i];
+        } else {
+            const char *cxx = getenv("CXX");
+            tc_split_words(a, cxx && cxx[0] ? cxx : "g++", argv, &n, TC_MAX_ARGS / 2);
+            const char *flags[] = {"-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror",
+                                   "-x", "c++", "-include", emu, cusrc, "-x", "none", hobj,
+                                   "-o", exe, NULL};
+            for (size_t i = 0; flags[i]; i++)
+                argv[n++] = flags[i];
+        }
+        argv[n] = NULL;
+        if (o->verbose) {
+            for (int i = 0; argv[i]; i++)
+                fprintf(stderr, "%s%s", i ? " " : "+ ", argv[i]);
+            fputc('\n', stderr);
+        }
+        bool to;
+        int st = tc_spawn(argv, blog, TC_CC_TIMEOUT, &to);
+        if (st != 0) {
+            tc_show_log(a, blog, 40);
+            return arena_printf(a, "building the %s failed (%s; %s)",
+                                step ? "generated CUDA" : "harness",
+                                tc_status_text(a, st, to, TC_CC_TIMEOUT), argv[0]);
+        }
+    }
+    return NULL;
+}
+
 /* Print "FAIL label: ..." and evaluate to TC_FAIL. */
 #define TC_FAILED(...) (printf("FAIL %s: ", label), printf(__VA_ARGS__), putchar('\n'), TC_FAIL)
 
@@ -463,7 +552,8 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
         return TC_FAILED("no test_data_set_* in %s", dir);
 
     /* Compile; node tests that feed parameters as inputs get them frozen on request. */
-    const char *csrc = tc_join(a, tmp, "model.c");
+    bool cuda = strcmp(o->co.target, "cuda") == 0;
+    const char *csrc = tc_join(a, tmp, cuda ? "model.cu" : "model.c");
     char *log = NULL;
     int rc = tc_compile_logged(a, o, model, csrc, tmp, &log);
     int runtime_index[QCC_MAX_IO * 4], nruntime = -1;
@@ -501,6 +591,10 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
     diag_init(&quiet, model, NULL);
     if (!onnx_load(&g, model, &quiet))
         return TC_FAILED("cannot re-read %s", model);
+    /* A float model that qcc quantizes (--qat, --calibrate): its outputs come out of the
+     * DequantizeLinear quantize_graph put there, whose scale is the grid --tol-steps means. */
+    if ((o->co.qat || o->co.calibrate) && !float_model_quantize(&g, &o->co, &quiet))
+        return TC_FAILED("cannot quantize %s again to find its output grid", model);
     if (nruntime < 0) {
         nruntime = g.ninputs;
         for (int k = 0; k < g.ninputs; k++)
@@ -524,9 +618,24 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
 
     /* Build the harness. */
     const char *exe = tc_join(a, tmp, "harness");
-    const char *why = tc_build_harness(a, o, &g, tmp, csrc, exe);
+    const char *why = cuda ? tc_build_cuda(a, o, &g, tmp, csrc, exe)
+                           : tc_build_harness(a, o, &g, tmp, csrc, exe);
     if (why)
         return TC_FAILED("%s", why);
+    /* --target=cuda: the C backend's build of the same model is the reference */
+    const char *ref_exe = cuda ? tc_join(a, tmp, "ref_harness") : NULL;
+    int64_t ref_same = 0;
+    if (cuda) {
+        TestOptions ro = *o;
+        ro.co.target = "c";
+        const char *rsrc = tc_join(a, tmp, "ref_model.c");
+        char *rlog_text = NULL;
+        if (tc_compile_logged(a, &ro, model, rsrc, tmp, &rlog_text) != 0)
+            return TC_FAILED("compile (C reference): %s", tc_first_error(a, rlog_text));
+        why = tc_build_harness(a, &ro, &g, tmp, rsrc, ref_exe);
+        if (why)
+            return TC_FAILED("C reference: %s", why);
+    }
     bool to;
     int st;
 
@@ -566,6 +675,29 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
             tc_show_log(a, rlog, 40);
             return TC_FAILED("%s: the harness failed (%s)", sets[s],
                            tc_status_text(a, st, to, TC_RUN_TIMEOUT));
+        }
+        if (cuda) {
+            const char *cargv[2 * QCC_MAX_IO * 4 + 2];
+            int r2 = 0;
+            for (; rargv[r2]; r2++)
+                cargv[r2] = rargv[r2];
+            cargv[0] = ref_exe;
+            for (int k = 0; k < g.noutputs; k++)
+                cargv[1 + g.ninputs + k] = tc_join(a, tmp, arena_printf(a, "ref%d.bin", k));
+            cargv[r2] = NULL;
+            st = tc_spawn(cargv, rlog, TC_RUN_TIMEOUT, &to);
+            if (st != 0)
+                return TC_FAILED("%s: the C reference failed (%s)", sets[s],
+                                 tc_status_text(a, st, to, TC_RUN_TIMEOUT));
+            for (int k = 0; k < g.noutputs; k++) {
+                size_t l0, l1;
+                const char *b0 = tc_read_file(a, rargv[1 + g.ninputs + k], &l0);
+                const char *b1 = tc_read_file(a, cargv[1 + g.ninputs + k], &l1);
+                if (!b0 || !b1 || l0 != l1 || memcmp(b0, b1, l0) != 0)
+                    return TC_FAILED("%s: output %d of the CUDA code differs from the C "
+                                     "backend's", sets[s], k);
+                ref_same += (int64_t)l0;
+            }
         }
         int compared = 0;
         for (int k = 0; k < g.noutputs; k++) {
@@ -607,8 +739,12 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
     }
     if (o->top1 && top1_bad)
         return TC_FAILED("top-1 differs; %d set%s, %s", nsets, nsets == 1 ? "" : "s", desc);
-    printf("PASS %s: %d set%s, %s%s%s%s\n", label, nsets, nsets == 1 ? "" : "s", desc,
+    printf("PASS %s: %d set%s, %s%s%s%s", label, nsets, nsets == 1 ? "" : "s", desc,
            frozen[0] ? " (frozen: " : "", frozen, frozen[0] ? ")" : "");
+    if (cuda)
+        printf("; cuda (%s): %lld output bytes identical to the C backend", tc_cuda_gpu() ?
+               "GPU" : "emulated", (long long)ref_same);
+    putchar('\n');
     return TC_PASS;
 }
 
@@ -659,6 +795,7 @@ int qcc_test_main(int argc, char **argv) {
                      .tol_steps = 1, .atol = 1e-5, .rtol = 1e-3};
     const char *cc = getenv("CC");
     o.cc = cc && cc[0] ? cc : "cc";
+    calib_options_default(&o.co.calib); /* --calibrate runs without a progress bar here */
     Arena a;
     arena_init(&a);
     const char **dirs = arena_calloc(&a, (size_t)argc + 1, sizeof *dirs);

@@ -18,7 +18,9 @@
 #error "qcc generated code needs FLT_EVAL_METHOD == 0 (use -mfpmath=sse on x86-32)"
 #endif
 
-#if defined(__GNUC__)
+#if defined(__CUDACC__) /* the CUDA backend calls these from device code too */
+#define QCC_RT_INLINE static inline __host__ __device__ __attribute__((unused))
+#elif defined(__GNUC__)
 #define QCC_RT_INLINE static inline __attribute__((unused))
 #else
 #define QCC_RT_INLINE static inline

@@ -73,4 +73,40 @@ const char *cg_requant(CGen *cg, const Node *n, int k, const char *acc, const ch
 /* An int32 literal that is valid C even for INT32_MIN. */
 const char *cg_i32(CGen *cg, int32_t v);
 
+/* ---- the C backend's frame (target_c.c), reused by other backends (cuda) ---- */
+typedef struct CFrame {
+    CGen cg;                    /* shared with the kernel emitters */
+    const Graph *g;             /* the graph being emitted */
+    const char *name;           /* symbol prefix ("model") */
+    const char *uname;          /* upper-case prefix ("MODEL") */
+    const char **port;          /* per tensor: C parameter name of a graph port, or NULL */
+    const char **fname;         /* per node: its function name */
+    int *qnode;                 /* per graph input: boundary QUANTIZE node, or -1 */
+    int *dqnode;                /* per graph output: boundary DEQUANTIZE node, or -1 */
+    bool *boundary;             /* per node: runs only in <name>_run, not in _run_q */
+    bool *bt;                   /* per tensor: integer side of a boundary node */
+} CFrame;
+
+/* Fill f for graph g: boundary Q/DQ nodes, C names of the graph ports. */
+void cframe_init(CFrame *f, const Graph *g, const CodegenOptions *o, Diag *d);
+/* The C kernel emitter of n (integer, float or data movement), NULL if none. */
+KernelFn cframe_pick_kernel(const Graph *g, const Node *n);
+/* The comment block above node idx's function (op, sources, tensors, attrs, requant). */
+void cframe_node_comment(CFrame *f, StrBuf *sb, int idx);
+/* True if identifier id occurs as a whole token in s. */
+bool cframe_uses_ident(const char *s, const char *id);
+/* ONNX name -> C identifier of at most max characters (arena memory). */
+const char *cframe_sanitize(Arena *a, const char *s, size_t max);
+/* `static const T t<id>[] = {...}` with its comment; the quant arrays of node idx that the
+ * kernels asked for (cg.arrays_used). */
+void cframe_constant(CFrame *f, StrBuf *sb, int id);
+void cframe_node_arrays(CFrame *f, StrBuf *sb, int idx);
+/* Prototype of <name>_run (q false) or <name>_run_q, without ';'. */
+void cframe_proto(CFrame *f, StrBuf *sb, bool q);
+/* File banner (version, sha256, requant mode); the #defines of graph port k; the memory
+ * plan comment. */
+void cframe_banner(CFrame *f, StrBuf *sb, const char *what);
+void cframe_port_defines(CFrame *f, StrBuf *sb, bool input, int k);
+void cframe_plan(CFrame *f, StrBuf *sb);
+
 #endif

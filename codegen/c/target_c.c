@@ -9,18 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-typedef struct Frame {
-    CGen cg;                    /* shared with the kernel emitters */
-    const Graph *g;             /* the graph being emitted */
-    const char *name;           /* symbol prefix ("model") */
-    const char *uname;          /* upper-case prefix ("MODEL") */
-    const char **port;          /* per tensor: C parameter name of a graph port, or NULL */
-    const char **fname;         /* per node: its function name */
-    int *qnode;                 /* per graph input: boundary QUANTIZE node, or -1 */
-    int *dqnode;                /* per graph output: boundary DEQUANTIZE node, or -1 */
-    bool *boundary;             /* per node: runs only in <name>_run, not in _run_q */
-    bool *bt;                   /* per tensor: integer side of a boundary node */
-} Frame;
+typedef CFrame Frame; /* the frame state, in cgen.h so other backends reuse it */
 
 static const char *const c_reserved[] = {
     "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
@@ -563,27 +552,7 @@ static void put_plan(Frame *f, StrBuf *sb) {
 
 static bool emit_c(const Graph *g, const CodegenOptions *o, StrBuf *src, StrBuf *hdr, Diag *d) {
     Frame f;
-    memset(&f, 0, sizeof f);
-    Arena *a = g->arena;
-    f.g = g;
-    f.cg.g = g;
-    f.cg.o = o;
-    f.cg.d = d;
-    f.cg.const_used = arena_calloc(a, (size_t)g->ntensors + 1, sizeof(bool));
-    f.cg.arrays_used = arena_calloc(a, (size_t)g->nnodes + 1, sizeof(unsigned));
-    f.name = o->name && *o->name ? o->name : "model";
-    char *up = arena_strdup(a, f.name);
-    for (char *p = up; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-    f.uname = up;
-    f.port = arena_calloc(a, (size_t)g->ntensors + 1, sizeof(char *));
-    f.fname = arena_calloc(a, (size_t)g->nnodes + 1, sizeof(char *));
-    f.qnode = arena_calloc(a, (size_t)g->ninputs + 1, sizeof(int));
-    f.dqnode = arena_calloc(a, (size_t)g->noutputs + 1, sizeof(int));
-    f.boundary = arena_calloc(a, (size_t)g->nnodes + 1, sizeof(bool));
-    f.bt = arena_calloc(a, (size_t)g->ntensors + 1, sizeof(bool));
-    find_boundaries(&f);
-    name_ports(&f);
+    cframe_init(&f, g, o, d);
 
     StrBuf funcs, consts, runs;
     sb_init(&funcs);
@@ -632,5 +601,44 @@ static bool emit_c(const Graph *g, const CodegenOptions *o, StrBuf *src, StrBuf 
     sb_free(&runs);
     return ok;
 }
+
+/* ---- frame pieces other backends reuse (cgen.h) -------------------------------------------- */
+
+void cframe_init(CFrame *f, const Graph *g, const CodegenOptions *o, Diag *d) {
+    Arena *a = g->arena;
+    memset(f, 0, sizeof *f);
+    f->g = g;
+    f->cg.g = g;
+    f->cg.o = o;
+    f->cg.d = d;
+    f->cg.const_used = arena_calloc(a, (size_t)g->ntensors + 1, sizeof(bool));
+    f->cg.arrays_used = arena_calloc(a, (size_t)g->nnodes + 1, sizeof(unsigned));
+    f->name = o->name && *o->name ? o->name : "model";
+    char *up = arena_strdup(a, f->name);
+    for (char *p = up; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    f->uname = up;
+    f->port = arena_calloc(a, (size_t)g->ntensors + 1, sizeof(char *));
+    f->fname = arena_calloc(a, (size_t)g->nnodes + 1, sizeof(char *));
+    f->qnode = arena_calloc(a, (size_t)g->ninputs + 1, sizeof(int));
+    f->dqnode = arena_calloc(a, (size_t)g->noutputs + 1, sizeof(int));
+    f->boundary = arena_calloc(a, (size_t)g->nnodes + 1, sizeof(bool));
+    f->bt = arena_calloc(a, (size_t)g->ntensors + 1, sizeof(bool));
+    find_boundaries(f);
+    name_ports(f);
+}
+
+KernelFn cframe_pick_kernel(const Graph *g, const Node *n) { return pick_kernel(g, n); }
+void cframe_node_comment(CFrame *f, StrBuf *sb, int idx) { put_node_comment(f, sb, idx); }
+bool cframe_uses_ident(const char *s, const char *id) { return uses_ident(s, id); }
+const char *cframe_sanitize(Arena *a, const char *s, size_t max) { return sanitize(a, s, max); }
+void cframe_constant(CFrame *f, StrBuf *sb, int id) { put_constant(f, sb, id); }
+void cframe_node_arrays(CFrame *f, StrBuf *sb, int idx) { put_node_arrays(f, sb, idx); }
+void cframe_proto(CFrame *f, StrBuf *sb, bool q) { put_proto(f, sb, q); }
+void cframe_banner(CFrame *f, StrBuf *sb, const char *what) { put_banner(f, sb, what); }
+void cframe_port_defines(CFrame *f, StrBuf *sb, bool input, int k) {
+    put_port_defines(f, sb, input, k);
+}
+void cframe_plan(CFrame *f, StrBuf *sb) { put_plan(f, sb); }
 
 const Target target_c = {"c", ".c", emit_c};
