@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static const Target *const targets[] = {&target_c};
+static const Target *const targets[] = {&target_c, &target_neon};
 
 const Target *target_find(const char *name) {
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)

@@ -17,7 +17,7 @@ static void usage(FILE *f) {
           "options:\n"
           "  -o FILE               output source file (the header is FILE with .h)\n"
           "  --name NAME           prefix of public symbols (default: model)\n"
-          "  --target=c            code generator backend\n"
+          "  --target=c|neon       code generator backend (neon: c plus aarch64 NEON paths)\n"
           "  --requant=MODE        fixed (default: Q31 multiplier + shift, integer only) or\n"
           "                        float (ONNX Runtime's float multiply, bit-exact with it)\n"
           "  --arena=static|caller static arena in OUT.c (default), or passed to _run\n"
