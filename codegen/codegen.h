@@ -58,6 +58,13 @@
 #include "../ir/ir.h"
 #include "../passes/passes.h"
 
+/* Which SIMD intrinsics a kernel emitter may put in the generated C, behind #if guards and
+ * always beside the portable loop (-DQCC_NO_SIMD forces the latter). */
+typedef enum CgSimd {
+    CG_SIMD_X86,             /* target c: AVX-512 VNNI / AVX2 paths (immintrin.h) */
+    CG_SIMD_NEON,            /* target neon: aarch64 NEON paths (arm_neon.h), SDOT if dotprod */
+} CgSimd;
+
 typedef struct CodegenOptions {
     const char *name;        /* symbol prefix: <name>_run, <NAME>_ARENA_SIZE */
     const char *header_name; /* file name model.c includes ("model.h") */
@@ -65,6 +72,7 @@ typedef struct CodegenOptions {
     RequantMode requant;     /* which multiplier form to emit */
     bool arena_caller;       /* --arena=caller: _run takes the arena pointer */
     const char *cuda_arch;   /* --cuda-arch ("sm_75"): what the cuda target may assume */
+    CgSimd simd;             /* intrinsics family: set by the target (neon), default x86 */
 } CodegenOptions;
 
 /* A backend is a struct of function pointers (design sec. 7): c, later neon and cuda. */
@@ -73,9 +81,11 @@ typedef struct Target {
     const char *source_ext;  /* ".c" */
     bool (*emit)(const Graph *g, const CodegenOptions *o, StrBuf *source, StrBuf *header,
                  Diag *d);
+    bool channels_last;      /* wants NHWC convs/pools (PassOptions.channels_last) */
 } Target;
 
-extern const Target target_c;  /* codegen/c/target_c.c */
+extern const Target target_c;    /* codegen/c/target_c.c */
+extern const Target target_neon; /* codegen/c/target_neon.c: target_c with NEON paths */
 extern const Target target_cuda; /* codegen/cuda/target_cuda.c */
 const Target *target_find(const char *name);
 

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static const Target *const targets[] = {&target_c, &target_cuda};
+static const Target *const targets[] = {&target_c, &target_neon, &target_cuda};
 
 const Target *target_find(const char *name) {
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)

@@ -32,12 +32,16 @@ static void tc_usage(FILE *f) {
           "  --requant=MODE      fixed (default) or float, as for qcc\n"
           "  --name NAME         symbol prefix of the generated code (default: model)\n"
           "  --cc CMD            C compiler (default: $CC, else cc)\n"
-          "  --target=cuda       test the CUDA output: built with nvcc and run on the GPU when\n"
-          "                      one is present, else built as C++ ($CXX, else g++) with the\n"
-          "                      emulation header; outputs must also equal the C backend's\n"
-          "                      bit for bit on every data set\n"
-          "  --cuda-arch=sm_XX   as for qcc (nvcc -arch)\n"
           "  --cflags FLAGS      extra flags after -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror\n"
+          "  --target=T          code generator backend, as for qcc (default: c). cuda: built\n"
+          "                      with nvcc and run on the GPU when one is present, else built\n"
+          "                      as C++ ($CXX, else g++) with the emulation header; outputs\n"
+          "                      must also equal the C backend's bit for bit on every data set\n"
+          "  --cuda-arch=sm_XX   as for qcc (nvcc -arch)\n"
+          "  --runner CMD        run the harness through CMD (an emulator for a cross --cc:\n"
+          "                      \"qemu-aarch64 -L /usr/aarch64-linux-gnu\")\n"
+          "  --save-outputs DIR  also copy every raw output to DIR/set_N_out_K.bin (existing\n"
+          "                      DIR), to compare two backends byte for byte\n"
           "  --sanitize          build the harness with -fsanitize=undefined,address\n"
           "  --tol-steps N       float outputs of a DequantizeLinear: within N steps of its\n"
           "                      scale (default 1)\n"
@@ -120,16 +124,24 @@ static bool tc_parse(int argc, char **argv, TestOptions *o, const char **dirs, i
             o->co.name = v;
         } else if ((v = tc_opt(argc, argv, &i, "--cc", &bad))) {
             o->cc = v;
-        } else if ((v = tc_opt(argc, argv, &i, "--target", &bad))) {
-            if (strcmp(v, "c") != 0 && strcmp(v, "cuda") != 0) {
-                fprintf(stderr, "qcc test: error: --target must be 'c' or 'cuda'\n");
-                return false;
-            }
-            o->co.target = v;
         } else if ((v = tc_opt(argc, argv, &i, "--cuda-arch", &bad))) {
             o->co.cuda_arch = v;
         } else if ((v = tc_opt(argc, argv, &i, "--cflags", &bad))) {
             o->cflags = v;
+        } else if ((v = tc_opt(argc, argv, &i, "--target", &bad))) {
+            if (!target_find(v)) {
+                fprintf(stderr, "qcc test: error: unknown target '%s'\n", v);
+                return false;
+            }
+            o->co.target = v;
+        } else if ((v = tc_opt(argc, argv, &i, "--runner", &bad))) {
+            o->runner = v;
+        } else if ((v = tc_opt(argc, argv, &i, "--save-outputs", &bad))) {
+            if (!tc_is_dir(v)) {
+                fprintf(stderr, "qcc test: error: --save-outputs: no directory '%s'\n", v);
+                return false;
+            }
+            o->save_dir = v;
         } else if ((v = tc_opt(argc, argv, &i, "--requant", &bad))) {
             if (strcmp(v, "fixed") != 0 && strcmp(v, "float") != 0) {
                 fprintf(stderr, "qcc test: error: --requant must be 'fixed' or 'float'\n");
@@ -640,12 +652,14 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
     int st;
 
     /* Run every data set and compare. */
-    const char *rargv[2 * QCC_MAX_IO * 4 + 2];
+    const char *rargv[2 * QCC_MAX_IO * 4 + 2 + TC_MAX_ARGS];
     const char *rlog = tc_join(a, tmp, "run.log");
     bool ok = true;
     for (int s = 0; s < nsets; s++) {
         const char *sdir = tc_join(a, dir, sets[s]);
         int r = 0;
+        tc_split_words(a, o->runner, rargv, &r, TC_MAX_ARGS); /* none: runs exe directly */
+        int first_out = r + 1 + g.ninputs; /* rargv index of out0.bin */
         rargv[r++] = exe;
         for (int k = 0; k < g.ninputs; k++) {
             Tensor t;
@@ -710,10 +724,14 @@ static int tc_case(Arena *a, const TestOptions *o, const char *dir, const char *
             if (!onnx_load_tensor(a, wpath, &want, &d))
                 return TC_FAILED("%s: cannot read output %d", sets[s], k);
             size_t len;
-            const char *got = tc_read_file(a, rargv[1 + g.ninputs + k], &len);
+            const char *got = tc_read_file(a, rargv[first_out + k], &len);
             size_t esz = dtype_size(specs[k].dtype);
             if (!got)
                 return TC_FAILED("%s: no output %d from the harness", sets[s], k);
+            if (o->save_dir &&
+                !tc_write_file(tc_join(a, o->save_dir, arena_printf(a, "set_%d_out_%d.bin", s, k)),
+                               got, len))
+                return TC_FAILED("cannot write to --save-outputs %s", o->save_dir);
             ok &= tc_compare(o, &specs[k], s, k, got, (int64_t)(len / esz), &want, &stats[k]);
             compared++;
         }

@@ -22,6 +22,8 @@ typedef struct TestOptions {
     bool top1;              /* --top1: a top-1 disagreement is a failure */
     bool freeze;            /* --freeze-params: bind parameter inputs (testfreeze.c) */
     int verbose;            /* -v */
+    const char *runner;     /* --runner: words run before the harness ("qemu-aarch64 -L ...") */
+    const char *save_dir;   /* --save-outputs: copy set N's output K to DIR/set_N_out_K.bin */
 } TestOptions;
 
 /* Outcome of one case, also the exit status of the child that ran it. */

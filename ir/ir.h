@@ -286,6 +286,7 @@ typedef struct Node {
     Attr a;                 /* normalised attributes */
     NodeQuant q;            /* integer arithmetic (quantized nodes only) */
     bool float_fallback;    /* stays float inside a quantized model (mixed precision) */
+    bool nhwc;              /* passes/layout.c: 4-d activations channels-last (codegen.h) */
     bool dead;              /* removed; compact_graph() drops dead nodes */
 } Node;
 

@@ -16,6 +16,7 @@ typedef struct PassOptions {
     const char *dump_after;     /* pass name or "all": print the IR after it (NULL: none) */
     FILE *dump_out;             /* where dumps go */
     int64_t ram_budget;         /* fail if the arena exceeds it (0: no limit) */
+    bool channels_last;         /* layout.c: 2-d quantized convs/pools to NHWC (Target) */
 } PassOptions;
 
 typedef bool (*PassFn)(Graph *g, const PassOptions *o, Diag *d);
@@ -29,6 +30,7 @@ bool pass_check_support(Graph *g, const PassOptions *o, Diag *d);   /* check_sup
 bool pass_fuse_activation(Graph *g, const PassOptions *o, Diag *d); /* fuse_activation.c */
 bool pass_bias_c3(Graph *g, const PassOptions *o, Diag *d);         /* bias_c3.c */
 bool pass_requant(Graph *g, const PassOptions *o, Diag *d);         /* requant.c */
+bool pass_layout(Graph *g, const PassOptions *o, Diag *d);          /* layout.c */
 bool pass_memplan(Graph *g, const PassOptions *o, Diag *d);         /* memplan.c */
 /* memplan.c: the graph-boundary conversions <name>_run performs around <name>_run_q (design
  * sec. 7), decided in this one place for memplan and codegen: qnode[k] (ninputs entries) is

@@ -23,6 +23,7 @@ static const PassRow pipeline[] = {
     {"check_support", pass_check_support},     /* every node compilable, or a diagnostic */
     {"bias_c3", pass_bias_c3},                 /* zero-point terms into an int32 bias */
     {"requant", pass_requant},                 /* multipliers, shifts, LUTs */
+    {"layout", pass_layout},                   /* channels-last convs/pools (if asked) */
     {"memplan", pass_memplan},                 /* one static arena */
 };
 

@@ -18,6 +18,10 @@ typedef struct CGen {
     bool need_math;             /* a kernel used <math.h> (expf, tanhf...) */
     bool *const_used;           /* per tensor: cg_const_name() asked for it (emit it) */
     unsigned *arrays_used;      /* per node: CG_ARR_* bits cg_node_array() handed out */
+    StrBuf *helpers;            /* file-scope text placed before the node functions (the
+                                 * fast kernels' packed weights and tile functions); NULL
+                                 * when the frame offers none */
+    bool fast_rt;               /* qfast_rt.c's shared helpers are already in helpers */
 } CGen;
 
 /* Bits of CGen.arrays_used: which per-node quant arrays target_c.c must emit. */
@@ -72,6 +76,10 @@ int32_t cg_zp(const Tensor *t);
 const char *cg_requant(CGen *cg, const Node *n, int k, const char *acc, const char *idx);
 /* An int32 literal that is valid C even for INT32_MIN. */
 const char *cg_i32(CGen *cg, int32_t v);
+/* "static const [u]int8_t NAME[n] QCC_ALIGN = ...;" for an 8-bit constant array: numbers below
+ * 4096 elements, one string literal of \xNN escapes from there on (C compilers parse it ~28x
+ * faster than a brace list; see target_c.c). */
+void cg_byte_array(StrBuf *sb, const char *name, const void *data, int64_t n, bool is_signed);
 
 /* ---- the C backend's frame (target_c.c), reused by other backends (cuda) ---- */
 typedef struct CFrame {

@@ -14,6 +14,7 @@
 
 bool cg_pool_window(CGen *cg, const Node *n);     /* fkernels_pool.c */
 bool cg_pool_global_max(CGen *cg, const Node *n); /* fkernels_pool.c */
+bool cg_qpool_nhwc(CGen *cg, const Node *n);       /* qkernels_pool.c: channels-last pools */
 
 static void mv_strides(const Tensor *t, int64_t *st) {
     int64_t s = 1;
@@ -64,12 +65,112 @@ static bool mv_concat(CGen *cg, const Node *n) {
     return true;
 }
 
-/* TRANSPOSE: output axis d is input axis perm[d]; loops over the output in order. */
+/* The 16x16 byte tile transpose of the blocked TRANSPOSE below, once per model.c. Four
+ * rounds of interleaving row k with row k+8 (a perfect shuffle) transpose a 16x16 byte tile
+ * in 64 SSE2 unpacks; the portable body is the plain double loop. */
+static const char mv_tr16_text[] =
+    "/* 16x16 tile of bytes: dst[j * dstride + i] = src[i * sstride + j] */\n"
+    "#if !defined(QCC_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64))\n"
+    "#include <emmintrin.h>\n"
+    "QCC_RT_INLINE void qcc_tr16(const uint8_t *src, long sstride, uint8_t *dst, long dstride) {\n"
+    "    __m128i a[16], b[16];\n"
+    "    for (int i = 0; i < 16; i++)\n"
+    "        a[i] = _mm_loadu_si128((const __m128i *)(const void *)(src + i * sstride));\n"
+    "    for (int round = 0; round < 4; round++) {\n"
+    "        for (int k = 0; k < 8; k++) {\n"
+    "            b[2 * k] = _mm_unpacklo_epi8(a[k], a[k + 8]);\n"
+    "            b[2 * k + 1] = _mm_unpackhi_epi8(a[k], a[k + 8]);\n"
+    "        }\n"
+    "        for (int i = 0; i < 16; i++)\n"
+    "            a[i] = b[i];\n"
+    "    }\n"
+    "    for (int i = 0; i < 16; i++)\n"
+    "        _mm_storeu_si128((__m128i *)(void *)(dst + i * dstride), a[i]);\n"
+    "}\n"
+    "#else\n"
+    "QCC_RT_INLINE void qcc_tr16(const uint8_t *src, long sstride, uint8_t *dst, long dstride) {\n"
+    "    for (int i = 0; i < 16; i++)\n"
+    "        for (int j = 0; j < 16; j++)\n"
+    "            dst[j * dstride + i] = src[i * sstride + j];\n"
+    "}\n"
+    "#endif\n\n";
+
+/* TRANSPOSE of one-byte elements that swaps two blocks of axes ([N][R][S] -> [N][S][R]: the
+ * NCHW <-> NHWC conversions of passes/layout.c): 16x16 tiles, edges in plain loops. False
+ * when the perm is not of that form (the generic loop runs). */
+static bool mv_transpose_blocked(CGen *cg, const Node *n, const int64_t *perm) {
+    const Tensor *x = cg_tensor(cg, n->in[0]), *y = cg_tensor(cg, n->out[0]);
+    int r = y->rank;
+    if (!cg->helpers || dtype_size(x->dtype) != 1 || r < 2)
+        return false;
+    /* perm = [0..b-1, b+k..r-1, b..b+k-1]: batch axes, then S axes, then R axes */
+    int b = 0;
+    while (b < r && perm[b] == b)
+        b++;
+    if (b == r)
+        return false;
+    int split = (int)perm[b]; /* first axis of S in x */
+    for (int d = b; d < r; d++) {
+        int64_t want = d < b + (r - split) ? split + (d - b) : b + (d - b - (r - split));
+        if (perm[d] != want)
+            return false;
+    }
+    int64_t N = 1, R = 1, S = 1;
+    for (int d = 0; d < r; d++) {
+        if (d < b)
+            N *= x->shape[d];
+        else if (d < split)
+            R *= x->shape[d];
+        else
+            S *= x->shape[d];
+    }
+    if (R < 16 || S < 16)
+        return false;
+    if (!cg->helpers->data || !strstr(cg->helpers->data, "qcc_tr16("))
+        sb_puts(cg->helpers, mv_tr16_text);
+    int64_t R16 = R / 16 * 16, S16 = S / 16 * 16;
+    cg_line(cg, 1, "/* [%lld][%lld][%lld] -> [%lld][%lld][%lld] in 16x16 tiles */", (long long)N,
+            (long long)R, (long long)S, (long long)N, (long long)S, (long long)R);
+    cg_line(cg, 1, "for (int batch = 0; batch < %lld; batch++) {", (long long)N);
+    cg_line(cg, 2, "const uint8_t *xb = (const uint8_t *)%s + batch * %lld;", cg_in(cg, n, 0),
+            (long long)(R * S));
+    cg_line(cg, 2, "uint8_t *yb = (uint8_t *)%s + batch * %lld;", cg_out(cg, n, 0),
+            (long long)(R * S));
+    cg_line(cg, 2, "for (int s0 = 0; s0 < %lld; s0 += 16)", (long long)S16);
+    cg_line(cg, 3, "for (int r0 = 0; r0 < %lld; r0 += 16)", (long long)R16);
+    cg_line(cg, 4, "qcc_tr16(xb + r0 * %lldL + s0, %lld, yb + s0 * %lldL + r0, %lld);",
+            (long long)S, (long long)S, (long long)R, (long long)R);
+    if (R16 < R || S16 < S) {
+        cg_line(cg, 2, "for (int row = 0; row < %lld; row++)", (long long)R);
+        cg_line(cg, 3, "for (int col = row < %lld ? %lld : 0; col < %lld; col++)",
+                (long long)R16, (long long)S16, (long long)S);
+        cg_line(cg, 4, "yb[col * %lld + row] = xb[row * %lld + col];", (long long)R,
+                (long long)S);
+    }
+    cg_line(cg, 1, "}");
+    return true;
+}
+
+/* TRANSPOSE: output axis d is input axis perm[d]; loops over the output in order. A perm
+ * that keeps the order of the axes longer than 1 moves no byte (a [1,1,1,C] pool result to
+ * [1,C,1,1]) and is a copy; byte tensors swapping two axis blocks take the tiled kernel. */
 static bool mv_transpose(CGen *cg, const Node *n) {
     const Tensor *x = cg_tensor(cg, n->in[0]), *y = cg_tensor(cg, n->out[0]);
     int64_t perm[QCC_MAX_RANK], xst[QCC_MAX_RANK], yst[QCC_MAX_RANK];
     for (int d = 0; d < y->rank; d++)
         perm[d] = n->a.axes.naxes == y->rank ? n->a.axes.axes[d] : y->rank - 1 - d;
+    int64_t last = -1;
+    bool copy = true;
+    for (int d = 0; d < y->rank && copy; d++) {
+        if (x->shape[perm[d]] == 1)
+            continue;
+        copy = perm[d] > last;
+        last = perm[d];
+    }
+    if (copy)
+        return mv_copy(cg, n);
+    if (mv_transpose_blocked(cg, n, perm))
+        return true;
     mv_strides(x, xst);
     mv_strides(y, yst);
     char xi[MV_BUF] = "", yi[MV_BUF] = "", var[16];
@@ -506,6 +607,14 @@ static bool mv_slice(CGen *cg, const Node *n) {
     return true;
 }
 
+/* MAX_POOL / GLOBAL_MAX_POOL on any dtype; channels-last ones (passes/layout.c) have their
+ * own loops with the channels innermost. */
+static bool mv_max_pool(CGen *cg, const Node *n) {
+    if (n->nhwc)
+        return cg_qpool_nhwc(cg, n);
+    return n->op == OP_MAX_POOL ? cg_pool_window(cg, n) : cg_pool_global_max(cg, n);
+}
+
 KernelFn cg_movement_kernel(Op op) {
     switch (op) {
     case OP_RESHAPE: case OP_FLATTEN: case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_IDENTITY:
@@ -516,8 +625,7 @@ KernelFn cg_movement_kernel(Op op) {
     case OP_RESIZE: return mv_resize;
     case OP_GATHER: return mv_gather;
     case OP_SLICE: return mv_slice;
-    case OP_MAX_POOL: return cg_pool_window;
-    case OP_GLOBAL_MAX_POOL: return cg_pool_global_max;
+    case OP_MAX_POOL: case OP_GLOBAL_MAX_POOL: return mv_max_pool;
     default: return NULL;
     }
 }

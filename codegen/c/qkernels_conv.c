@@ -5,8 +5,9 @@
  *
  * Accumulator bound: |x*w| <= 255*128 and the window has K <= 2^16 terms (checked by the
  * passes), so |sum| < 2^31 - |c3|; the zw*sum(x) correction is bounded the same way. */
-#include "cgen.h"
+#include "qfast.h"
 
+bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n); /* qdwconv.c */
 
 /* Weight zero points of tensor w along its channel axis as a C expression for channel `idx`:
  * NULL when all are zero (the sum(x) term is then not emitted). */
@@ -44,7 +45,88 @@ static void store_result(CGen *cg, const Node *n, int indent, const char *dst, c
                 cg_requant(cg, n, 0, "acc", chan));
 }
 
+/* CONV in channels-last form (n->nhwc, passes/layout.c): x [N][H][W][Cin], y [N][OH][OW][Cout],
+ * w still OIHW. The portable loop for what the fast kernels leave: any group, padding reads
+ * zx, same arithmetic and store as emit_conv. */
+static bool emit_conv_nhwc_loop(CGen *cg, const Node *n) {
+    const Tensor *x = cg_tin(cg, n, 0), *w = cg_tin(cg, n, 1), *y = cg_tout(cg, n, 0);
+    const ConvAttr *a = &n->a.conv;
+    int64_t H = x->shape[1], W = x->shape[2], cin = x->shape[3];
+    int64_t oh = y->shape[1], ow = y->shape[2], cout = y->shape[3];
+    int64_t group = a->group > 0 ? a->group : 1, cin_g = w->shape[1], cout_g = cout / group;
+    int64_t kh = w->shape[2], kw = w->shape[3];
+    bool padded = a->pad[0] || a->pad[1] || a->pad[2] || a->pad[3];
+    const char *wname = cg_in(cg, n, 1), *xname = cg_in(cg, n, 0);
+    int32_t zx = cg_zp(x);
+    const char *zw = weight_zp(cg, w, (int)cout, "out_c");
+    cg_line(cg, 1, "/* NHWC: acc = sum x*w%s + c3[out_c]; padding reads zx = %ld (the real 0) */",
+            zw ? " - zw*sum(x)" : "", (long)zx);
+    cg_line(cg, 1, "for (int batch = 0; batch < %lld; batch++) {", (long long)x->shape[0]);
+    cg_line(cg, 2, "for (int out_y = 0; out_y < %lld; out_y++) {", (long long)oh);
+    cg_line(cg, 3, "for (int out_x = 0; out_x < %lld; out_x++) {", (long long)ow);
+    cg_line(cg, 4, "for (int out_c = 0; out_c < %lld; out_c++) {", (long long)cout);
+    if (group > 1)
+        cg_line(cg, 5, "const int in_c0 = out_c / %lld * %lld;", (long long)cout_g,
+                (long long)cin_g);
+    cg_line(cg, 5, "int32_t acc = 0;");
+    if (zw)
+        cg_line(cg, 5, "int32_t sum_x = 0;");
+    cg_line(cg, 5, "for (int k_y = 0; k_y < %lld; k_y++) {", (long long)kh);
+    cg_line(cg, 6, "const int in_y = out_y * %lld - %lld + k_y * %lld;", (long long)a->stride[0],
+            (long long)a->pad[0], (long long)a->dilation[0]);
+    cg_line(cg, 6, "for (int k_x = 0; k_x < %lld; k_x++) {", (long long)kw);
+    cg_line(cg, 7, "const int in_x = out_x * %lld - %lld + k_x * %lld;", (long long)a->stride[1],
+            (long long)a->pad[1], (long long)a->dilation[1]);
+    if (padded)
+        cg_line(cg, 7, "const int inside = in_y >= 0 && in_y < %lld && in_x >= 0 && in_x < %lld;",
+                (long long)H, (long long)W);
+    cg_line(cg, 7, "for (int in_c = 0; in_c < %lld; in_c++) {", (long long)cin_g);
+    const char *xi = cg_fmt(cg, "%s[((batch * %lld + in_y) * %lld + in_x) * %lld + %sin_c]", xname,
+                            (long long)H, (long long)W, (long long)cin,
+                            group > 1 ? "in_c0 + " : "");
+    if (padded)
+        cg_line(cg, 8, "const int32_t xv = inside ? (int32_t)%s : %ld;", xi, (long)zx);
+    else
+        cg_line(cg, 8, "const int32_t xv = %s;", xi);
+    cg_line(cg, 8, "acc += xv * (int32_t)%s[out_c * %lld + in_c * %lld + k_y * %lld + k_x];",
+            wname, (long long)(cin_g * kh * kw), (long long)(kh * kw), (long long)kw);
+    if (zw)
+        cg_line(cg, 8, "sum_x += xv;");
+    cg_line(cg, 7, "}");
+    cg_line(cg, 6, "}");
+    cg_line(cg, 5, "}");
+    if (zw)
+        cg_line(cg, 5, "acc -= %s * sum_x;", zw);
+    store_result(cg, n, 5, cg_fmt(cg, "%s[((batch * %lld + out_y) * %lld + out_x) * %lld + out_c]",
+                                  cg_out(cg, n, 0), (long long)oh, (long long)ow,
+                                  (long long)cout), "out_c", "out_c");
+    for (int ind = 4; ind >= 1; ind--)
+        cg_line(cg, ind, "}");
+    return true;
+}
+
+/* Channels-last CONV: dense (group 1) to the register-blocked kernels of qconv_fast.c,
+ * depthwise (group == Cin == Cout) to qdwconv.c, anything they decline to the loop above. */
+static bool emit_conv_nhwc(CGen *cg, const Node *n) {
+    const Tensor *x = cg_tin(cg, n, 0), *w = cg_tin(cg, n, 1), *y = cg_tout(cg, n, 0);
+    if (x->rank != 4 || w->rank != 4 || y->rank != 4 || !tensor_is_const(w))
+        return diag_error(cg->d, "node '%s' (%s): channels-last conv needs 4-d tensors and a "
+                          "constant weight", n->name, op_name(n->op));
+    int64_t group = n->a.conv.group > 0 ? n->a.conv.group : 1;
+    int errors = cg->d->errors;
+    if (group == 1 && cg_qconv_dense_nhwc(cg, n))
+        return true;
+    if (group > 1 && group == x->shape[3] && group == y->shape[3] && cg_qconv_depthwise_nhwc(cg, n))
+        return true;
+    if (cg->d->errors != errors)
+        return false;
+    return emit_conv_nhwc_loop(cg, n);
+}
+
+/* CONV: NCHW (1-3 spatial dims) below, channels-last 2-d above. */
 static bool emit_conv(CGen *cg, const Node *n) {
+    if (n->nhwc)
+        return emit_conv_nhwc(cg, n);
     const Tensor *x = cg_tin(cg, n, 0), *w = cg_tin(cg, n, 1), *y = cg_tout(cg, n, 0);
     const ConvAttr *a = &n->a.conv;
     int ns = x->rank - 2;
@@ -214,11 +296,23 @@ static bool emit_matmul_common(CGen *cg, const Node *n, bool trans_a, bool trans
     return true;
 }
 
+/* GEMM / MATMUL: the fast kernels of qconv_fast.c first; false there without a diagnostic
+ * means "not this form": the portable loop runs. */
 static bool emit_gemm(CGen *cg, const Node *n) {
+    int errors = cg->d->errors;
+    if (cg_qgemm_fast(cg, n))
+        return true;
+    if (cg->d->errors != errors)
+        return false;
     return emit_matmul_common(cg, n, n->a.gemm.trans_a, n->a.gemm.trans_b);
 }
 
 static bool emit_matmul(CGen *cg, const Node *n) {
+    int errors = cg->d->errors;
+    if (cg_qgemm_fast(cg, n))
+        return true;
+    if (cg->d->errors != errors)
+        return false;
     return emit_matmul_common(cg, n, false, false);
 }
 

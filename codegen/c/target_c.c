@@ -256,6 +256,24 @@ static bool emit_node(Frame *f, StrBuf *out, int idx, Diag *d) {
 
 /* ---- constants and node arrays ------------------------------------------------------------ */
 
+/* Decimal digits without printf: weight arrays hold millions of values and a vsnprintf per
+ * value was most of qcc's time on a 25 MB model. v != INT64_MIN. */
+static void put_int(StrBuf *sb, int64_t v, bool suffix_ll) {
+    char buf[24], *p = buf + sizeof buf;
+    uint64_t u = v < 0 ? (uint64_t)-v : (uint64_t)v;
+    *--p = '\0';
+    if (suffix_ll) {
+        *--p = 'L';
+        *--p = 'L';
+    }
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    sb_puts(sb, p);
+}
+
 static void put_value(Frame *f, StrBuf *sb, const Tensor *t, int64_t i) {
     if (t->dtype == DT_FLOAT) {
         float v = ((const float *)t->data)[i];
@@ -275,10 +293,55 @@ static void put_value(Frame *f, StrBuf *sb, const Tensor *t, int64_t i) {
         sb_puts(sb, "(-9223372036854775807LL - 1)");
     else if (v == INT32_MIN)
         sb_puts(sb, "(-2147483647 - 1)");
-    else if (v > INT32_MAX || v < INT32_MIN)
-        sb_printf(sb, "%lldLL", (long long)v);
     else
-        sb_printf(sb, "%lld", (long long)v);
+        put_int(sb, v, v > INT32_MAX || v < INT32_MIN);
+}
+
+/* An 8-bit array as one string literal per 32 bytes ("\x7f\x80..."): the C compilers build
+ * one tree node per brace-initializer element (gcc 12: ~1.3 us CPU and ~100 bytes each; a 25 MB
+ * model took 47 s CPU and 2.7 GB at -O2) but read a string literal like a byte stream (28x
+ * faster). Used from QCC_STR_MIN elements on so small arrays stay readable. C99/C11 6.7.8p14 /
+ * 6.7.9p14 allow a character-type array of exactly the literal's length (the '\0' is dropped);
+ * -Wpedantic's -Woverlength-strings (the 4095-byte translation limit) is silenced around it. */
+#define QCC_STR_MIN 4096
+void cg_byte_array(StrBuf *sb, const char *name, const void *data, int64_t n, bool is_signed) {
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *v = data;
+    const char *ctype = is_signed ? "int8_t" : "uint8_t";
+    if (n < QCC_STR_MIN) {
+        sb_printf(sb, "static const %s %s[%lld] QCC_ALIGN = {", ctype, name,
+                  (long long)(n > 0 ? n : 1));
+        if (n == 0)
+            sb_puts(sb, "0");
+        for (int64_t i = 0; i < n; i++) {
+            sb_puts(sb, i % 16 == 0 ? "\n    " : " ");
+            put_int(sb, is_signed ? (int8_t)v[i] : v[i], false);
+            if (i + 1 < n)
+                sb_putc(sb, ',');
+        }
+        sb_puts(sb, "\n};\n");
+        return;
+    }
+    sb_puts(sb, "#pragma GCC diagnostic push\n"
+                "#pragma GCC diagnostic ignored \"-Woverlength-strings\"\n");
+    sb_printf(sb, "static const %s %s[%lld] QCC_ALIGN =", ctype, name, (long long)n);
+    char line[1 + 5 + 32 * 4 + 2]; /* newline, indent and quote, 32 escapes, quote, NUL */
+    for (int64_t i = 0; i < n; i += 32) {
+        char *p = line;
+        *p++ = '\n';
+        memcpy(p, "    \"", 5);
+        p += 5;
+        for (int64_t k = i; k < n && k < i + 32; k++) {
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = hex[v[k] >> 4];
+            *p++ = hex[v[k] & 15];
+        }
+        *p++ = '"';
+        *p = '\0';
+        sb_puts(sb, line);
+    }
+    sb_puts(sb, ";\n#pragma GCC diagnostic pop\n");
 }
 
 static void put_constant(Frame *f, StrBuf *sb, int id) {
@@ -287,6 +350,10 @@ static void put_constant(Frame *f, StrBuf *sb, int id) {
     sb_printf(sb, "/* t%d: ", id);
     put_tensor_desc(sb, t);
     sb_puts(sb, " */\n");
+    if (t->data && (t->dtype == DT_INT8 || t->dtype == DT_UINT8)) {
+        cg_byte_array(sb, cg_fmt(&f->cg, "t%d", id), t->data, count, t->dtype == DT_INT8);
+        return;
+    }
     sb_printf(sb, "static const %s t%d[%lld] QCC_ALIGN = {", dtype_ctype(t->dtype), id,
               (long long)(count > 0 ? count : 1));
     if (count == 0 || !t->data)
@@ -554,10 +621,12 @@ static bool emit_c(const Graph *g, const CodegenOptions *o, StrBuf *src, StrBuf 
     Frame f;
     cframe_init(&f, g, o, d);
 
-    StrBuf funcs, consts, runs;
+    StrBuf funcs, consts, runs, helpers;
     sb_init(&funcs);
     sb_init(&consts);
     sb_init(&runs);
+    sb_init(&helpers);
+    f.cg.helpers = &helpers;
     bool ok = true;
     for (int i = 0; i < g->nnodes && ok; i++)
         if (!g->nodes[i].dead)
@@ -590,6 +659,10 @@ static bool emit_c(const Graph *g, const CodegenOptions *o, StrBuf *src, StrBuf 
         if (!o->arena_caller)
             sb_printf(src, "static uint8_t %s_arena[%lld] QCC_ALIGN;\n", f.name,
                       (long long)(g->arena_size > 0 ? g->arena_size : 1));
+        if (helpers.len) {
+            sb_puts(src, "\n/* ---- fast kernels: packed weights and tile functions ---- */\n\n");
+            sb_puts(src, helpers.data);
+        }
         sb_puts(src, "\n/* ---- one function per node ---- */\n\n");
         if (funcs.len)
             sb_puts(src, funcs.data);
@@ -599,6 +672,7 @@ static bool emit_c(const Graph *g, const CodegenOptions *o, StrBuf *src, StrBuf 
     sb_free(&funcs);
     sb_free(&consts);
     sb_free(&runs);
+    sb_free(&helpers);
     return ok;
 }
 
@@ -641,4 +715,4 @@ void cframe_port_defines(CFrame *f, StrBuf *sb, bool input, int k) {
 }
 void cframe_plan(CFrame *f, StrBuf *sb) { put_plan(f, sb); }
 
-const Target target_c = {"c", ".c", emit_c};
+const Target target_c = {"c", ".c", emit_c, true};

@@ -1,0 +1,437 @@
+/* qconv_fast.c: dense (group 1) 2-d quantized convolution over channels-last tensors with
+ * weights packed at compile time, register-blocked direct convolution (no im2col), c3 bias,
+ * requantization and clamp fused into the store. Emits, per node, into CGen.helpers: the
+ * packed weights, c3 and padding tables, and "tile" functions computing P output pixels x B
+ * blocks of 16 output channels; the node function walks rows and calls the tiles.
+ * Two bodies per tile, one compiled: AVX-512 VNNI (vpdpbusd, weights [block][ky][kx][ic/4]
+ * [16 lanes][4]) and portable C (weights OHWI, 2 pixels x 4 channels of contiguous u8 x s8
+ * dot products, which gcc -O3 turns into vpdpbusd/vpmaddwd itself).
+ *
+ * Arithmetic (design sec. 3): int8 inputs are read as x ^ 0x80 = x + 128 (uint8), so the
+ * u8 x s8 dot-product instructions apply; c3p = c3 - 128 * sum(w) restores the int8 sum and
+ * padding reads zx + 128. A tap outside the input is skipped and its zx' * sum_ic w added
+ * through a per-row/pixel bias, so the interior loop never tests bounds. The sums are the
+ * same integers as the portable NCHW kernel's acc + c3, hence bit-identical outputs.
+ * Bound: |u8 * s8| <= 255 * 128 and K <= 2^16 taps (checked by the passes) keep int32 exact;
+ * vpdpbusd adds the four products of a group without intermediate saturation. */
+#include "qfast_int.h"
+#include "qneon.h"
+
+#include <string.h>
+
+typedef struct ConvGeo {
+    int idx;                    /* node index (names n<idx>_*) */
+    int nb, ih, iw, c;          /* batch, input height/width/channels (NHWC) */
+    int oh, ow, co;             /* output height/width/channels */
+    int kh, kw, sh, sw, dh, dw; /* kernel, strides, dilations */
+    int pt, pl;                 /* top and left padding */
+    int g4, ct, gt;             /* full groups of 4 input channels, tail channels, groups */
+    int blocks, lanes;          /* output-channel blocks of 16, blocks * 16 */
+    int xl, xr;                 /* output columns [xl, xr) whose every kx tap is inside */
+    int zxp;                    /* padding value in the uint8 domain */
+    bool s8;                    /* int8 input read as uint8 (x ^ 0x80) */
+    bool tapz;                  /* padding may be read and zxp != 0: bias table n<idx>_tapz */
+    int bmain, btail;           /* blocks per tile call, blocks of the last call */
+    const char *xt, *yt;        /* C element types of input and output */
+    FastQuant fq;               /* requant arrays */
+} ConvGeo;
+
+/* Pixels per tile for B blocks: B*P accumulators + B weights + 1 broadcast <= 32 zmm. */
+static int tile_pixels(int b) {
+    return b >= 4 ? 6 : b == 3 ? 7 : 10;
+}
+
+static const char *tile_name(CGen *cg, const ConvGeo *q, int p, int b) {
+    return cg_fmt(cg, "n%d_tile_%dx%d", q->idx, p, b);
+}
+
+/* ---- packed constants --------------------------------------------------------------------- */
+
+static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
+    const Tensor *w = cg_tin(cg, n, 1);
+    const int8_t *wd = w->data;
+    Arena *a = cg->g->arena;
+    int taps = q->kh * q->kw;
+    int64_t per_oc = (int64_t)taps * q->c;
+    /* VNNI order: [block][ky][kx][group][lane][4], channels past c and co are zero. */
+    int64_t nv = (int64_t)q->blocks * taps * q->gt * 64;
+    int8_t *wv = arena_alloc(a, (size_t)nv);
+    /* portable order: OHWI, rows past co zero */
+    int64_t np = (int64_t)q->lanes * per_oc;
+    int8_t *wp = arena_alloc(a, (size_t)np);
+    int32_t *c3p = arena_calloc(a, (size_t)q->lanes, sizeof(int32_t));
+    int32_t *tz = arena_calloc(a, (size_t)(taps * q->lanes), sizeof(int32_t));
+    for (int oc = 0; oc < q->co; oc++) {
+        int64_t wsum = 0;
+        for (int ic = 0; ic < q->c; ic++)
+            for (int t = 0; t < taps; t++) {
+                int8_t v = wd[((int64_t)oc * q->c + ic) * taps + t];
+                wsum += v;
+                tz[t * q->lanes + oc] += v;
+                wv[((((int64_t)(oc / 16) * taps + t) * q->gt + ic / 4) * 16 + oc % 16) * 4 +
+                   ic % 4] = v;
+                wp[(int64_t)oc * per_oc + (int64_t)t * q->c + ic] = v;
+            }
+        int32_t c3 = n->q.nbias > 0 ? n->q.c3[n->q.nbias > 1 ? oc : 0] : 0;
+        c3p[oc] = (int32_t)(c3 - (q->s8 ? 128 * wsum : 0));
+    }
+    for (int i = 0; i < taps * q->lanes; i++)
+        tz[i] *= q->zxp;
+    sb_printf(cg->helpers, "/* node %d: weights packed for the fast conv; c3p = c3%s */\n",
+              q->idx, q->s8 ? " - 128*sum(w) (int8 input read as x+128)" : "");
+    bool neon = cg->o->simd == CG_SIMD_NEON; /* NEON (qneon.c): SDOT reads the VNNI order */
+    sb_puts(cg->helpers, neon ? "#if defined(QCC_NEON)\n" : "#if defined(QCC_FAST_VNNI)\n");
+    fastk_i8_array(cg, cg_fmt(cg, "n%d_wv", q->idx), wv, nv);
+    sb_puts(cg->helpers, "#else\n");
+    fastk_i8_array(cg, cg_fmt(cg, "n%d_wp", q->idx), wp, np);
+    sb_puts(cg->helpers, "#endif\n");
+    fastk_i32_array(cg, cg_fmt(cg, "n%d_c3p", q->idx), c3p, q->lanes);
+    if (neon) /* NEON: per-tap weight sums restoring sum(u*w) from SDOT's sum((u-128)*w) */
+        neon_conv_wsum(cg, q->idx, wv, taps, q->gt, q->blocks);
+    if (q->tapz) {
+        sb_printf(cg->helpers, "/* per tap: %d * sum_ic w, what a tap in the padding adds */\n",
+                  q->zxp);
+        fastk_i32_array(cg, cg_fmt(cg, "n%d_tapz", q->idx), tz, taps * q->lanes);
+        /* bias of a pixel whose taps outside [ky0,ky1) x [kx0,kx1) read the padding */
+        StrBuf *sb = cg->helpers;
+        CGen sub = *cg;
+        sub.sb = sb;
+        cg_line(&sub, 0, "static void n%d_bias(int32_t *adj, int ky0, int ky1, int kx0, "
+                "int kx1) {", q->idx);
+        cg_line(&sub, 1, "for (int oc = 0; oc < %d; oc++)", q->lanes);
+        cg_line(&sub, 2, "adj[oc] = n%d_c3p[oc];", q->idx);
+        cg_line(&sub, 1, "for (int ky = 0; ky < %d; ky++)", q->kh);
+        cg_line(&sub, 2, "for (int kx = 0; kx < %d; kx++) {", q->kw);
+        cg_line(&sub, 3, "if (ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1)");
+        cg_line(&sub, 4, "continue;");
+        cg_line(&sub, 3, "for (int oc = 0; oc < %d; oc++)", q->lanes);
+        cg_line(&sub, 4, "adj[oc] += n%d_tapz[(ky * %d + kx) * %d + oc];", q->idx, q->kw,
+                q->lanes);
+        cg_line(&sub, 2, "}");
+        cg_line(&sub, 0, "}");
+    }
+}
+
+/* ---- tile bodies (ISA-specific parts) -------------------------------------------------- */
+
+/* AVX-512 VNNI: P x B accumulators in registers; per group of 4 input channels, B weight
+ * vectors (16 channels x 4) and one broadcast of 4 input bytes per pixel. */
+static void tile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
+    int64_t bstride = (int64_t)q->kh * q->kw * q->gt * 64;
+    const char *xor80 = q->s8 ? "_mm512_xor_si512(" : "";
+    const char *xor80e = q->s8 ? ", _mm512_set1_epi32(-2139062144))" : ""; /* 0x80808080 */
+    cg_line(cg, 1, "const uint8_t *xb = (const uint8_t *)x;");
+    for (int p = 0; p < P; p++)
+        for (int b = 0; b < B; b++)
+            cg_line(cg, 1, "__m512i a%d_%d = _mm512_setzero_si512();", p, b);
+    cg_line(cg, 1, "for (int ky = ky0; ky < ky1; ky++) {");
+    cg_line(cg, 2, "for (int kx = kx0; kx < kx1; kx++) {");
+    cg_line(cg, 3, "const uint8_t *xt = xb + ((iy0 + ky * %d) * %d + ix0 + kx * %d) * %d;",
+            q->dh, q->iw, q->dw, q->c);
+    cg_line(cg, 3, "const int8_t *wt = n%d_wv + ((ob * %d + ky) * %d + kx) * %d;", q->idx, q->kh,
+            q->kw, q->gt * 64);
+    for (int tail = 0; tail < 2; tail++) {
+        if (tail ? q->ct == 0 : q->g4 == 0)
+            continue;
+        int ind = 3;
+        if (!tail) {
+            cg_line(cg, 3, "for (int g = 0; g < %d; g++) {", q->g4);
+            ind = 4;
+        } else {
+            cg_line(cg, 3, "{ /* last %d input channel(s): bytes past them meet zero weights */",
+                    q->ct);
+            cg_line(cg, 4, "const int g = %d;", q->g4);
+            ind = 4;
+        }
+        for (int b = 0; b < B; b++)
+        {
+            cg_line(cg, ind, "__m512i w%d = _mm512_loadu_si512(wt + g * 64 + %lld);", b,
+                    (long long)(b * bstride));
+            cg_line(cg, ind, "QCC_PIN(w%d);", b);
+        }
+        cg_line(cg, ind, "__m512i u;");
+        for (int p = 0; p < P; p++) {
+            int64_t off = (int64_t)p * q->sw * q->c;
+            if (!tail) {
+                cg_line(cg, ind, "u = %sqcc_v16_bcast4(xt + %lld + 4 * g)%s;", xor80,
+                        (long long)off, xor80e);
+            } else {
+                StrBuf e;
+                sb_init(&e);
+                for (int k = 0; k < q->ct; k++)
+                    sb_printf(&e, "%s(uint32_t)xt[%lld] << %d", k ? " | " : "",
+                              (long long)(off + 4 * q->g4 + k), 8 * k);
+                cg_line(cg, ind, "u = %s_mm512_set1_epi32((int32_t)(%s))%s;", xor80, e.data,
+                        xor80e);
+                sb_free(&e);
+            }
+            StrBuf l;
+            sb_init(&l);
+            for (int b = 0; b < B; b++)
+                sb_printf(&l, "%sQCC_DPBUSD(a%d_%d, u, w%d);", b ? " " : "", p, b, b);
+            cg_line(cg, ind, "%s", l.data);
+            sb_free(&l);
+        }
+        cg_line(cg, 3, "}");
+    }
+    cg_line(cg, 2, "}");
+    cg_line(cg, 1, "}");
+    int last_valid = q->co - (q->blocks - 1) * 16;
+    for (int p = 0; p < P; p++)
+        for (int b = 0; b < B; b++) {
+            const char *acc = cg_fmt(cg, "a%d_%d", p, b);
+            const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
+            const char *dst = cg_fmt(cg, "y + %d + %s", p * q->co, oc);
+            if (last_valid == 16) {
+                fastk_vnni_store16(cg, 1, &q->fq, acc, "bias", oc, dst, 16);
+            } else {
+                cg_line(cg, 1, "if (ob + %d == %d)", b, q->blocks - 1);
+                fastk_vnni_store16(cg, 2, &q->fq, acc, "bias", oc, dst, last_valid);
+                cg_line(cg, 1, "else");
+                fastk_vnni_store16(cg, 2, &q->fq, acc, "bias", oc, dst, 16);
+            }
+        }
+}
+
+/* Portable: for each 4 output channels and 2 pixels, 8 dot products over the contiguous
+ * (kx, ic) run of one kernel row; the widening u8 x s8 multiply-add is what gcc maps to
+ * vpdpbusd (AVX-512 VNNI) or vpmaddwd (AVX2), exactly. */
+static void tile_portable_px(CGen *cg, const ConvGeo *q, int np, const char *p) {
+    int64_t ostride = (int64_t)q->kh * q->kw * q->c;
+    StrBuf l;
+    sb_init(&l);
+    for (int i = 0; i < np; i++)
+        for (int j = 0; j < 4; j++)
+            sb_printf(&l, "%sa%d%d = 0", i || j ? ", " : "int32_t ", i, j);
+    cg_line(cg, 3, "%s;", l.data);
+    sb_free(&l);
+    cg_line(cg, 3, "const int8_t *w0 = n%d_wp + oc * %lld;", q->idx, (long long)ostride);
+    cg_line(cg, 3, "for (int ky = ky0; ky < ky1; ky++) {");
+    int ind = 4;
+    const char *kxs = "kx0", *len = cg_fmt(cg, "(kx1 - kx0) * %d", q->c);
+    if (q->dw != 1) {
+        cg_line(cg, 4, "for (int kx = kx0; kx < kx1; kx++) {");
+        ind = 5;
+        kxs = "kx";
+        len = cg_fmt(cg, "%d", q->c);
+    }
+    cg_line(cg, ind, "const uint8_t *r0 = xb + ((iy0 + ky * %d) * %d + ix0 + (%s) * %d + %s * %d) "
+            "* %d;", q->dh, q->iw, p, q->sw, kxs, q->dw, q->c);
+    if (np == 2)
+        cg_line(cg, ind, "const uint8_t *r1 = r0 + %d;", q->sw * q->c);
+    cg_line(cg, ind, "const int8_t *wr = w0 + (ky * %d + %s) * %d;", q->kw, kxs, q->c);
+    cg_line(cg, ind, "for (int k = 0; k < %s; k++) {", len);
+    for (int i = 0; i < np; i++)
+        cg_line(cg, ind + 1, "const int32_t u%d = (uint8_t)(r%d[k]%s);", i, i,
+                q->s8 ? " ^ 0x80u" : "");
+    for (int i = 0; i < np; i++)
+        cg_line(cg, ind + 1, "a%d0 += u%d * wr[k]; a%d1 += u%d * wr[k + %lld]; a%d2 += u%d * "
+                "wr[k + %lld]; a%d3 += u%d * wr[k + %lld];", i, i, i, i, (long long)ostride, i,
+                i, (long long)(2 * ostride), i, i, (long long)(3 * ostride));
+    cg_line(cg, ind, "}");
+    if (q->dw != 1)
+        cg_line(cg, 4, "}");
+    cg_line(cg, 3, "}");
+    for (int i = 0; i < np; i++)
+        for (int j = 0; j < 4; j++) {
+            int ind2 = 3;
+            if (q->co % 16 != 0) {
+                cg_line(cg, 3, "if (oc + %d < %d)", j, q->co);
+                ind2 = 4;
+            }
+            fastk_scalar_store(cg, ind2, &q->fq, cg_fmt(cg, "a%d%d", i, j), "bias",
+                               cg_fmt(cg, "oc + %d", j),
+                               cg_fmt(cg, "y[(%s + %d) * %d + oc + %d]", p, i, q->co, j));
+        }
+}
+
+static void tile_portable(CGen *cg, const ConvGeo *q, int P, int B) {
+    cg_line(cg, 1, "const uint8_t *xb = (const uint8_t *)x;");
+    cg_line(cg, 1, "for (int oc = ob * 16; oc < (ob + %d) * 16; oc += 4) {", B);
+    if (P >= 2) {
+        cg_line(cg, 2, "for (int p = 0; p < %d; p += 2) {", P / 2 * 2);
+        tile_portable_px(cg, q, 2, "p");
+        cg_line(cg, 2, "}");
+    }
+    if (P % 2) {
+        cg_line(cg, 2, "{");
+        tile_portable_px(cg, q, 1, cg_fmt(cg, "%d", P - 1));
+        cg_line(cg, 2, "}");
+    }
+    cg_line(cg, 1, "}");
+}
+
+static void emit_tile(CGen *cg, const ConvGeo *q, int P, int B) {
+    CGen sub = *cg;
+    sub.sb = cg->helpers;
+    cg_line(&sub, 0, "/* node %d: %d output pixel(s) x %d block(s) of 16 channels; taps "
+            "[ky0,ky1) x [kx0,kx1) */", q->idx, P, B);
+    cg_line(&sub, 0, "static void %s(const %s *x, int iy0, int ix0, int ky0, int ky1, int kx0, "
+            "int kx1, int ob, const int32_t *bias, %s *y) {", tile_name(cg, q, P, B), q->xt,
+            q->yt);
+    if (cg->o->simd == CG_SIMD_NEON) { /* NEON target: qneon.c's body instead of VNNI */
+        NeonConvTile nt = {q->idx, P, B, q->c, q->g4, q->ct, q->gt, q->iw, q->kh, q->kw, q->sw,
+                           q->dh, q->dw, q->co, q->blocks, q->s8, &q->fq};
+        sb_puts(sub.sb, "#if defined(QCC_NEON)\n");
+        neon_conv_tile(&sub, &nt);
+    } else {
+        sb_puts(sub.sb, "#if defined(QCC_FAST_VNNI)\n");
+        tile_vnni(&sub, q, P, B);
+    }
+    sb_puts(sub.sb, "#else\n");
+    tile_portable(&sub, q, P, B);
+    sb_puts(sub.sb, "#endif\n");
+    cg_line(&sub, 0, "}");
+}
+
+/* ---- the node function --------------------------------------------------------------- */
+
+/* Calls covering every block of 16 output channels for P pixels at column `ox`. */
+static void emit_calls(CGen *cg, const ConvGeo *q, int ind, int P, const char *ix0,
+                       const char *kx, const char *bias, const char *ox) {
+    int nfull = q->blocks / q->bmain * q->bmain;
+    if (nfull > q->bmain)
+        cg_line(cg, ind, "for (int ob = 0; ob < %d; ob += %d)", nfull, q->bmain);
+    cg_line(cg, ind + (nfull > q->bmain), "%s(xb, iy0, %s, ky0, ky1, %s, %s, %s, yr + (%s) * %d);",
+            tile_name(cg, q, P, q->bmain), ix0, kx, nfull > q->bmain ? "ob" : "0", bias, ox,
+            q->co);
+    if (q->btail)
+        cg_line(cg, ind, "%s(xb, iy0, %s, ky0, ky1, %s, %d, %s, yr + (%s) * %d);",
+                tile_name(cg, q, P, q->btail), ix0, kx, nfull, bias, ox, q->co);
+}
+
+static void emit_body(CGen *cg, const ConvGeo *q, int pm, int nmain, int rem) {
+    cg_line(cg, 1, "/* NHWC direct convolution: tiles of %d pixels over columns [%d, %d), "
+            "single pixels at the borders */", pm, q->xl, q->xr);
+    if (q->tapz)
+        cg_line(cg, 1, "int32_t adj_row[%d], adj_px[%d];", q->lanes, q->lanes);
+    cg_line(cg, 1, "for (int batch = 0; batch < %d; batch++) {", q->nb);
+    cg_line(cg, 2, "const %s *xb = x0 + batch * %lld;", q->xt,
+            (long long)q->ih * q->iw * q->c);
+    cg_line(cg, 2, "for (int out_y = 0; out_y < %d; out_y++) {", q->oh);
+    cg_line(cg, 3, "const int iy0 = out_y * %d - %d;", q->sh, q->pt);
+    cg_line(cg, 3, "int ky0 = 0, ky1 = %d;", q->kh);
+    cg_line(cg, 3, "while (ky0 < %d && iy0 + ky0 * %d < 0)", q->kh, q->dh);
+    cg_line(cg, 4, "ky0++;");
+    cg_line(cg, 3, "while (ky1 > ky0 && iy0 + (ky1 - 1) * %d >= %d)", q->dh, q->ih);
+    cg_line(cg, 4, "ky1--;");
+    cg_line(cg, 3, "%s *yr = y0 + (batch * %d + out_y) * %lld;", q->yt, q->oh,
+            (long long)q->ow * q->co);
+    const char *rb = cg_fmt(cg, "n%d_c3p", q->idx), *pb = rb;
+    if (q->tapz) {
+        cg_line(cg, 3, "const int32_t *rb = n%d_c3p;", q->idx);
+        cg_line(cg, 3, "if (ky0 > 0 || ky1 < %d) {", q->kh);
+        cg_line(cg, 4, "n%d_bias(adj_row, ky0, ky1, 0, %d);", q->idx, q->kw);
+        cg_line(cg, 4, "rb = adj_row;");
+        cg_line(cg, 3, "}");
+        rb = "rb";
+        pb = "pb";
+    }
+    const char *kxfull = cg_fmt(cg, "0, %d", q->kw);
+    if (nmain > 0) {
+        cg_line(cg, 3, "for (int out_x = %d; out_x < %d; out_x += %d) {", q->xl,
+                q->xl + nmain * pm, pm);
+        emit_calls(cg, q, 4, pm, cg_fmt(cg, "out_x * %d - %d", q->sw, q->pl), kxfull, rb,
+                   "out_x");
+        cg_line(cg, 3, "}");
+    }
+    if (rem > 0) {
+        int ox = q->xl + nmain * pm;
+        cg_line(cg, 3, "{");
+        emit_calls(cg, q, 4, rem, cg_fmt(cg, "%d", ox * q->sw - q->pl), kxfull, rb,
+                   cg_fmt(cg, "%d", ox));
+        cg_line(cg, 3, "}");
+    }
+    for (int side = 0; side < 2; side++) {
+        int from = side ? q->xr : 0, to = side ? q->ow : q->xl;
+        if (from >= to)
+            continue;
+        cg_line(cg, 3, "for (int out_x = %d; out_x < %d; out_x++) { /* %s border */", from, to,
+                side ? "right" : "left");
+        cg_line(cg, 4, "const int ix0 = out_x * %d - %d;", q->sw, q->pl);
+        cg_line(cg, 4, "int kx0 = 0, kx1 = %d;", q->kw);
+        cg_line(cg, 4, "while (kx0 < %d && ix0 + kx0 * %d < 0)", q->kw, q->dw);
+        cg_line(cg, 5, "kx0++;");
+        cg_line(cg, 4, "while (kx1 > kx0 && ix0 + (kx1 - 1) * %d >= %d)", q->dw, q->iw);
+        cg_line(cg, 5, "kx1--;");
+        if (q->tapz) {
+            cg_line(cg, 4, "const int32_t *pb = rb;");
+            cg_line(cg, 4, "if (kx0 > 0 || kx1 < %d) {", q->kw);
+            cg_line(cg, 5, "n%d_bias(adj_px, ky0, ky1, kx0, kx1);", q->idx);
+            cg_line(cg, 5, "pb = adj_px;");
+            cg_line(cg, 4, "}");
+        }
+        emit_calls(cg, q, 4, 1, "ix0", "kx0, kx1", pb, "out_x");
+        cg_line(cg, 3, "}");
+    }
+    cg_line(cg, 2, "}");
+    cg_line(cg, 1, "}");
+}
+
+bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
+    if (n->op != OP_CONV || !n->nhwc || !cg->helpers || n->nin < 2)
+        return false;
+    const Tensor *x = cg_tin(cg, n, 0), *w = cg_tin(cg, n, 1), *y = cg_tout(cg, n, 0);
+    const ConvAttr *a = &n->a.conv;
+    if (x->rank != 4 || w->rank != 4 || y->rank != 4 || !tensor_is_const(w) || !w->data ||
+        w->dtype != DT_INT8 || !dtype_is_int8ish(x->dtype) || !dtype_is_int8ish(y->dtype) ||
+        (a->group > 1) || n->q.nmul < 1)
+        return false;
+    for (int i = 0; i < w->q.n; i++)
+        if (w->q.zero_point[i] != 0)
+            return false; /* asymmetric weights: the portable kernel's sum(x) term */
+    ConvGeo q;
+    memset(&q, 0, sizeof q);
+    q.idx = (int)(n - cg->g->nodes);
+    q.nb = (int)x->shape[0], q.ih = (int)x->shape[1], q.iw = (int)x->shape[2];
+    q.c = (int)x->shape[3];
+    q.oh = (int)y->shape[1], q.ow = (int)y->shape[2], q.co = (int)y->shape[3];
+    q.kh = (int)w->shape[2], q.kw = (int)w->shape[3];
+    if (w->shape[0] != q.co || w->shape[1] != q.c || q.co < 1 || q.c < 1 || q.oh < 1 ||
+        q.ow < 1)
+        return false;
+    if (n->q.nbias > 1 && n->q.nbias != q.co)
+        return false;
+    if (n->q.mul[0].n != 1 && n->q.mul[0].n != q.co)
+        return false;
+    q.sh = a->stride[0] > 0 ? (int)a->stride[0] : 1, q.sw = a->stride[1] > 0 ? (int)a->stride[1] : 1;
+    q.dh = a->dilation[0] > 0 ? (int)a->dilation[0] : 1;
+    q.dw = a->dilation[1] > 0 ? (int)a->dilation[1] : 1;
+    q.pt = (int)a->pad[0], q.pl = (int)a->pad[1];
+    q.g4 = q.c / 4, q.ct = q.c % 4, q.gt = (q.c + 3) / 4;
+    q.blocks = (q.co + 15) / 16, q.lanes = q.blocks * 16;
+    q.s8 = x->dtype == DT_INT8;
+    q.zxp = cg_zp(x) + (q.s8 ? 128 : 0);
+    q.xt = dtype_ctype(x->dtype), q.yt = dtype_ctype(y->dtype);
+    bool padded = a->pad[0] || a->pad[1] || a->pad[2] || a->pad[3];
+    q.tapz = padded && q.zxp != 0;
+    q.xl = (q.pl + q.sw - 1) / q.sw;
+    q.xr = 0;
+    while (q.xr < q.ow && q.xr * q.sw - q.pl + (q.kw - 1) * q.dw < q.iw)
+        q.xr++;
+    if (q.xl > q.ow)
+        q.xl = q.ow;
+    if (q.xr <= q.xl)
+        q.xl = q.xr = q.ow; /* no interior: every column takes the border path */
+    q.bmain = q.blocks < 4 ? q.blocks : 4;
+    q.btail = q.blocks % q.bmain;
+    int pm = tile_pixels(q.bmain);
+    int nmain = (q.xr - q.xl) / pm, rem = (q.xr - q.xl) % pm;
+
+    fastk_runtime(cg);
+    fastk_quant(cg, n, q.lanes, q.co, &q.fq);
+    emit_tables(cg, n, &q);
+    int ps[3] = {nmain > 0 ? pm : 0, rem, (q.xl > 0 || q.xr < q.ow) ? 1 : 0};
+    for (int i = 0; i < 3; i++) {
+        bool seen = ps[i] == 0;
+        for (int j = 0; j < i; j++)
+            seen = seen || ps[j] == ps[i];
+        if (seen)
+            continue;
+        emit_tile(cg, &q, ps[i], q.bmain);
+        if (q.btail)
+            emit_tile(cg, &q, ps[i], q.btail);
+    }
+    emit_body(cg, &q, pm, nmain, rem);
+    return true;
+}

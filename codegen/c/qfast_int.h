@@ -1,0 +1,36 @@
+/* qfast_int.h: what the fast-kernel emitters (qconv_fast.c, qgemm_fast.c) share with
+ * qfast_rt.c: the once-per-file helper text (ISA selection, dot-product wrapper, vectorised
+ * requantization) and the writers of per-node constant arrays into CGen.helpers.
+ * ISA-specific text lives only in the fastk_* functions named below, so another ISA (NEON)
+ * adds a branch there without touching the loop structure. */
+#ifndef QCC_QFAST_INT_H
+#define QCC_QFAST_INT_H
+
+#include "qfast.h"
+
+/* Per-node requantization data of a fast kernel, padded to `lanes` channels. */
+typedef struct FastQuant {
+    int lanes;                  /* channels rounded up to 16 */
+    int channels;               /* real output channels */
+    const char *m0, *sh, *f;    /* names of the padded multiplier arrays (NULL if unused) */
+    const char *zy, *lo, *hi;   /* output zero point and clamp bounds (C literals) */
+    const char *yt;             /* output element type ("uint8_t") */
+} FastQuant;
+
+/* Write the shared helper text into cg->helpers once per file. */
+void fastk_runtime(CGen *cg);
+/* static const arrays in cg->helpers. */
+void fastk_i32_array(CGen *cg, const char *name, const int32_t *v, int n);
+void fastk_i8_array(CGen *cg, const char *name, const int8_t *v, int64_t n);
+/* Emit the padded m0/shift or float arrays of node n's multiplier 0 as n<idx>_fm0 ... */
+void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq);
+/* Requantize+store 16 lanes of accumulator expression `acc` (an __m512i) plus bias vector at
+ * `bias` (int32 pointer expression), channel base `oc`, to `dst` (valid lanes `valid`):
+ * the AVX-512 epilogue of one register. */
+void fastk_vnni_store16(CGen *cg, int ind, const FastQuant *fq, const char *acc,
+                        const char *bias, const char *oc, const char *dst, int valid);
+/* Scalar epilogue of one accumulator `acc` for channel expression `oc` (portable path). */
+void fastk_scalar_store(CGen *cg, int ind, const FastQuant *fq, const char *acc,
+                        const char *bias, const char *oc, const char *dst);
+
+#endif

@@ -1,0 +1,193 @@
+/* qfast_rt.c: the text every fast kernel shares, written once per model.c into CGen.helpers:
+ * the ISA choice (QCC_FAST_VNNI), the vpdpbusd wrapper, 16-lane requantization that matches
+ * qcc_requant_q31 / qcc_requant_f bit for bit, and writers of the per-node packed arrays.
+ * The ISA-specific text is confined to fastk_runtime and fastk_vnni_*; the portable epilogue
+ * calls the same runtime helpers as the naive kernels, so both paths agree by construction. */
+#include "qfast_int.h"
+
+#include <string.h>
+
+/* Emitted once. Why each piece:
+ * - QCC_FAST_VNNI needs VL too (16-byte masked stores) and is off under QCC_NO_SIMD.
+ * - gcc 12 turns _mm512_dpbusd_epi32 in an unrolled tile into extra register moves that
+ *   halve throughput (measured 102 vs 233 GMAC/s); an asm statement with the accumulator
+ *   as a "+v" operand keeps it in place. clang compiles the intrinsic well.
+ * - gcc also re-loads a weight vector from memory before every use (it rematerialises the
+ *   load instead of keeping it in a register), which makes the tile load-port bound
+ *   (75% of peak); QCC_PIN, an empty asm that "modifies" the register, forbids that.
+ * - the Q31 requant: per 64-bit lane, |x*m0| rounded half to even at bit s = 31 - shift as
+ *   (|p| + 2^(s-1) - 1 + bit_s(|p|)) >> s, which is qcc_mul_q31's rule (ties go to the even
+ *   quotient); the magnitude is capped at 2^20 instead of saturating at INT32_MAX, which
+ *   gives the same byte after the final clamp because |zp| <= 255. */
+static const char fast_rt_text[] =
+    "/* fast kernels (issue 4): AVX-512 VNNI when the compiler targets it, else portable C\n"
+    " * shaped for auto-vectorisation (-DQCC_NO_SIMD forces it). Same integers either way. */\n"
+    "#if !defined(QCC_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && \\\n"
+    "    defined(__AVX512VL__)\n"
+    "#define QCC_FAST_VNNI 1\n"
+    "#include <immintrin.h>\n"
+    "#if defined(__GNUC__) && !defined(__clang__)\n"
+    "#define QCC_DPBUSD(acc, u, s) __asm__(\"vpdpbusd %2, %1, %0\" : \"+v\"(acc) : \"v\"(u), \"v\"(s))\n"
+    "#define QCC_PIN(v) __asm__(\"\" : \"+v\"(v))\n"
+    "#else\n"
+    "#define QCC_DPBUSD(acc, u, s) ((acc) = _mm512_dpbusd_epi32((acc), (u), (s)))\n"
+    "#define QCC_PIN(v) ((void)0)\n"
+    "#endif\n"
+    "/* four bytes at p (any alignment) in every 32-bit lane */\n"
+    "QCC_RT_INLINE __m512i qcc_v16_bcast4(const uint8_t *p) {\n"
+    "    return _mm512_set1_epi32(_mm_cvtsi128_si32(_mm_loadu_si32(p)));\n"
+    "}\n"
+    "/* one half (even or odd 32-bit lanes) of qcc_mul_q31: p = x*m0 in 64 bits, s = 31-shift */\n"
+    "QCC_RT_INLINE __m512i qcc_v8_round_q31(__m512i p, __m512i s) {\n"
+    "    const __m512i one = _mm512_set1_epi64(1);\n"
+    "    __m512i mag = _mm512_abs_epi64(p);\n"
+    "    __m512i odd = _mm512_and_si512(_mm512_srlv_epi64(mag, s), one);\n"
+    "    __m512i half = _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(s, one)), one);\n"
+    "    __m512i q = _mm512_srlv_epi64(_mm512_add_epi64(_mm512_add_epi64(mag, half), odd), s);\n"
+    "    q = _mm512_min_epu64(q, _mm512_set1_epi64(1 << 20));\n"
+    "    return _mm512_mask_sub_epi64(q, _mm512_cmplt_epi64_mask(p, _mm512_setzero_si512()),\n"
+    "                                 _mm512_setzero_si512(), q);\n"
+    "}\n"
+    "/* qcc_requant_q31 on 16 lanes (per-lane m0 and shift) */\n"
+    "QCC_RT_INLINE __m512i qcc_v16_requant_q31(__m512i acc, const int32_t *m0, const int32_t *sh,\n"
+    "                                          int32_t zp, int32_t lo, int32_t hi) {\n"
+    "    const __m512i m = _mm512_loadu_si512(m0);\n"
+    "    const __m512i s = _mm512_sub_epi32(_mm512_set1_epi32(31), _mm512_loadu_si512(sh));\n"
+    "    const __m512i low = _mm512_set1_epi64(0xffffffff);\n"
+    "    __m512i re = qcc_v8_round_q31(_mm512_mul_epi32(acc, m), _mm512_and_si512(s, low));\n"
+    "    __m512i ro = qcc_v8_round_q31(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32),\n"
+    "                                                   _mm512_srli_epi64(m, 32)),\n"
+    "                                  _mm512_srli_epi64(s, 32));\n"
+    "    __m512i r = _mm512_mask_blend_epi32(0xAAAA, re, _mm512_slli_epi64(ro, 32));\n"
+    "    r = _mm512_add_epi32(r, _mm512_set1_epi32(zp));\n"
+    "    return _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));\n"
+    "}\n"
+    "/* qcc_requant_f on 16 lanes: same float multiply, clamp, round half to even (MXCSR) */\n"
+    "QCC_RT_INLINE __m512i qcc_v16_requant_f(__m512i acc, const float *f, int32_t zp, int32_t lo,\n"
+    "                                        int32_t hi) {\n"
+    "    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(f));\n"
+    "    v = _mm512_max_ps(v, _mm512_set1_ps((float)(lo - zp)));\n"
+    "    v = _mm512_min_ps(v, _mm512_set1_ps((float)(hi - zp)));\n"
+    "    return _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(zp));\n"
+    "}\n"
+    "#endif\n\n";
+
+void fastk_runtime(CGen *cg) {
+    if (cg->fast_rt)
+        return;
+    cg->fast_rt = true;
+    sb_puts(cg->helpers, fast_rt_text);
+}
+
+/* Decimal of v into buf (no sign handling beyond '-'); returns the length. Faster than
+ * printf for megabytes of weights (issue 4: a 25 MB model compiles in under 2 s). */
+static int put_int(char *buf, long v) {
+    char tmp[24];
+    int n = 0, k = 0;
+    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        buf[k++] = '-';
+    while (n)
+        buf[k++] = tmp[--n];
+    return k;
+}
+
+void fastk_i8_array(CGen *cg, const char *name, const int8_t *v, int64_t n) {
+    StrBuf *sb = cg->helpers;
+    sb_printf(sb, "static const int8_t %s[%lld] QCC_ALIGN = {", name, (long long)n);
+    char line[16 * 6 + 16];
+    for (int64_t i = 0; i < n; i += 16) {
+        int len = 0;
+        line[len++] = '\n';
+        for (int j = 0; j < 4; j++)
+            line[len++] = ' ';
+        for (int64_t k = i; k < n && k < i + 16; k++) {
+            len += put_int(line + len, v[k]);
+            if (k + 1 < n)
+                line[len++] = ',';
+            if (k + 1 < i + 16 && k + 1 < n)
+                line[len++] = ' ';
+        }
+        line[len] = 0;
+        sb_puts(sb, line);
+    }
+    sb_puts(sb, "\n};\n");
+}
+
+void fastk_i32_array(CGen *cg, const char *name, const int32_t *v, int n) {
+    StrBuf *sb = cg->helpers;
+    sb_printf(sb, "static const int32_t %s[%d] QCC_ALIGN = {", name, n);
+    for (int i = 0; i < n; i++)
+        sb_printf(sb, "%s%s%s", i % 12 == 0 ? "\n    " : " ", cg_i32(cg, v[i]),
+                  i + 1 < n ? "," : "");
+    sb_puts(sb, "\n};\n");
+}
+
+void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq) {
+    const Multiplier *m = &n->q.mul[0];
+    int idx = (int)(n - cg->g->nodes);
+    QCC_ASSERT(m->n == 1 || m->n == channels);
+    memset(fq, 0, sizeof *fq);
+    fq->lanes = lanes;
+    fq->channels = channels;
+    const Tensor *y = cg_tout(cg, n, 0);
+    fq->zy = cg_i32(cg, cg_zp(y));
+    fq->lo = cg_i32(cg, n->q.act_min);
+    fq->hi = cg_i32(cg, n->q.act_max);
+    fq->yt = dtype_ctype(y->dtype);
+    if (cg->o->requant == REQUANT_FLOAT) {
+        fq->f = cg_fmt(cg, "n%d_ff", idx);
+        sb_printf(cg->helpers, "static const float %s[%d] QCC_ALIGN = {", fq->f, lanes);
+        for (int c = 0; c < lanes; c++) {
+            sb_puts(cg->helpers, c % 8 == 0 ? "\n    " : " ");
+            sb_float(cg->helpers, c < channels ? m->f[m->n == 1 ? 0 : c] : 0.0f);
+            sb_puts(cg->helpers, c + 1 < lanes ? "," : "");
+        }
+        sb_puts(cg->helpers, "\n};\n");
+        return;
+    }
+    int32_t *m0 = arena_calloc(cg->g->arena, (size_t)lanes, sizeof(int32_t));
+    int32_t *sh = arena_calloc(cg->g->arena, (size_t)lanes, sizeof(int32_t));
+    for (int c = 0; c < channels; c++) {
+        m0[c] = m->m0[m->n == 1 ? 0 : c];
+        sh[c] = m->shift[m->n == 1 ? 0 : c];
+    }
+    fq->m0 = cg_fmt(cg, "n%d_fm0", idx);
+    fq->sh = cg_fmt(cg, "n%d_fsh", idx);
+    fastk_i32_array(cg, fq->m0, m0, lanes);
+    fastk_i32_array(cg, fq->sh, sh, lanes);
+}
+
+void fastk_vnni_store16(CGen *cg, int ind, const FastQuant *fq, const char *acc,
+                        const char *bias, const char *oc, const char *dst, int valid) {
+    cg_line(cg, ind, "{");
+    cg_line(cg, ind + 1, "const __m512i v = _mm512_add_epi32(%s, _mm512_loadu_si512(%s + %s));",
+            acc, bias, oc);
+    if (fq->f)
+        cg_line(cg, ind + 1, "const __m512i r = qcc_v16_requant_f(v, %s + %s, %s, %s, %s);", fq->f,
+                oc, fq->zy, fq->lo, fq->hi);
+    else
+        cg_line(cg, ind + 1, "const __m512i r = qcc_v16_requant_q31(v, %s + %s, %s + %s, %s, %s, "
+                "%s);", fq->m0, oc, fq->sh, oc, fq->zy, fq->lo, fq->hi);
+    if (valid >= 16)
+        cg_line(cg, ind + 1, "_mm_storeu_si128((__m128i *)(void *)(%s), _mm512_cvtepi32_epi8(r));",
+                dst);
+    else
+        cg_line(cg, ind + 1, "_mm_mask_storeu_epi8(%s, (__mmask16)0x%x, _mm512_cvtepi32_epi8(r));",
+                dst, (1u << valid) - 1u);
+    cg_line(cg, ind, "}");
+}
+
+void fastk_scalar_store(CGen *cg, int ind, const FastQuant *fq, const char *acc,
+                        const char *bias, const char *oc, const char *dst) {
+    const char *v = cg_fmt(cg, "%s + %s[%s]", acc, bias, oc);
+    if (fq->f)
+        cg_line(cg, ind, "%s = (%s)qcc_requant_f(%s, %s[%s], %s, %s, %s);", dst, fq->yt, v, fq->f,
+                oc, fq->zy, fq->lo, fq->hi);
+    else
+        cg_line(cg, ind, "%s = (%s)qcc_requant_q31(%s, %s[%s], %s[%s], %s, %s, %s);", dst, fq->yt,
+                v, fq->m0, oc, fq->sh, oc, fq->zy, fq->lo, fq->hi);
+}

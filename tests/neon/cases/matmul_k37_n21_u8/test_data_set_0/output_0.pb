@@ -1,0 +1,1 @@
+ByJ?_qO	57577vT?,hì2@}dAO)é6IU2Gá4ÖÆ;HVS^XRÑFi)oAB,2_7?_DXm&>Fpê
