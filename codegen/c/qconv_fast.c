@@ -38,7 +38,7 @@ typedef struct ConvGeo {
 
 /* Pixels per tile for B blocks: B*P accumulators + B weights + 1 broadcast <= 32 zmm. */
 static int tile_pixels(int b) {
-    return b >= 4 ? 6 : b == 3 ? 7 : 10;
+    return b >= 4 ? 5 : b == 3 ? 7 : 10;
 }
 
 static const char *tile_name(CGen *cg, const ConvGeo *q, int p, int b) {
@@ -193,9 +193,34 @@ static void tile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
         }
 }
 
+/* One reduction run of `len` (a C expression) bytes for np pixels x 4 channels into
+ * per-run partial sums b<i><j>, then added to a<i><j>. The loop is what gcc's vectoriser
+ * recognises as a widening dot product (u8 x s8 -> int32, vpdpbusd / vpmaddwd): fresh
+ * accumulators, one index, four separate weight pointers, no other state in the body. */
+static void tile_portable_run(CGen *cg, int ind, const ConvGeo *q, int np, const char *len) {
+    StrBuf l;
+    sb_init(&l);
+    for (int i = 0; i < np; i++)
+        for (int j = 0; j < 4; j++)
+            sb_printf(&l, "%sb%d%d = 0", i || j ? ", " : "int32_t ", i, j);
+    cg_line(cg, ind, "%s;", l.data);
+    sb_free(&l);
+    cg_line(cg, ind, "for (int k = 0; k < %s; k++) {", len);
+    for (int i = 0; i < np; i++)
+        cg_line(cg, ind + 1, "const int32_t u%d = (uint8_t)(r%d[k]%s);", i, i,
+                q->s8 ? " ^ 0x80u" : "");
+    for (int i = 0; i < np; i++)
+        cg_line(cg, ind + 1, "b%d0 += u%d * wq0[k]; b%d1 += u%d * wq1[k]; b%d2 += u%d * wq2[k]; "
+                "b%d3 += u%d * wq3[k];", i, i, i, i, i, i, i, i);
+    cg_line(cg, ind, "}");
+    for (int i = 0; i < np; i++)
+        cg_line(cg, ind, "a%d0 += b%d0; a%d1 += b%d1; a%d2 += b%d2; a%d3 += b%d3;", i, i, i, i, i,
+                i, i, i);
+}
+
 /* Portable: for each 4 output channels and 2 pixels, 8 dot products over the contiguous
- * (kx, ic) run of one kernel row; the widening u8 x s8 multiply-add is what gcc maps to
- * vpdpbusd (AVX-512 VNNI) or vpmaddwd (AVX2), exactly. */
+ * (kx, ic) run of one kernel row. Interior tiles (every kx tap inside) get a loop with a
+ * constant trip count kw * c, which gcc -O3 vectorises fully; border pixels a general one. */
 static void tile_portable_px(CGen *cg, const ConvGeo *q, int np, const char *p) {
     int64_t ostride = (int64_t)q->kh * q->kw * q->c;
     StrBuf l;
@@ -208,29 +233,29 @@ static void tile_portable_px(CGen *cg, const ConvGeo *q, int np, const char *p) 
     cg_line(cg, 3, "const int8_t *w0 = n%d_wp + oc * %lld;", q->idx, (long long)ostride);
     cg_line(cg, 3, "for (int ky = ky0; ky < ky1; ky++) {");
     int ind = 4;
-    const char *kxs = "kx0", *len = cg_fmt(cg, "(kx1 - kx0) * %d", q->c);
+    const char *kxs = "kx0";
     if (q->dw != 1) {
         cg_line(cg, 4, "for (int kx = kx0; kx < kx1; kx++) {");
         ind = 5;
         kxs = "kx";
-        len = cg_fmt(cg, "%d", q->c);
     }
     cg_line(cg, ind, "const uint8_t *r0 = xb + ((iy0 + ky * %d) * %d + ix0 + (%s) * %d + %s * %d) "
             "* %d;", q->dh, q->iw, p, q->sw, kxs, q->dw, q->c);
     if (np == 2)
         cg_line(cg, ind, "const uint8_t *r1 = r0 + %d;", q->sw * q->c);
-    cg_line(cg, ind, "const int8_t *wr = w0 + (ky * %d + %s) * %d;", q->kw, kxs, q->c);
-    cg_line(cg, ind, "for (int k = 0; k < %s; k++) {", len);
-    for (int i = 0; i < np; i++)
-        cg_line(cg, ind + 1, "const int32_t u%d = (uint8_t)(r%d[k]%s);", i, i,
-                q->s8 ? " ^ 0x80u" : "");
-    for (int i = 0; i < np; i++)
-        cg_line(cg, ind + 1, "a%d0 += u%d * wr[k]; a%d1 += u%d * wr[k + %lld]; a%d2 += u%d * "
-                "wr[k + %lld]; a%d3 += u%d * wr[k + %lld];", i, i, i, i, (long long)ostride, i,
-                i, (long long)(2 * ostride), i, i, (long long)(3 * ostride));
-    cg_line(cg, ind, "}");
-    if (q->dw != 1)
+    cg_line(cg, ind, "const int8_t *wq0 = w0 + (ky * %d + %s) * %d;", q->kw, kxs, q->c);
+    for (int j = 1; j < 4; j++)
+        cg_line(cg, ind, "const int8_t *wq%d = wq0 + %lld;", j, (long long)(j * ostride));
+    if (q->dw != 1) {
+        tile_portable_run(cg, ind, q, np, cg_fmt(cg, "%d", q->c));
         cg_line(cg, 4, "}");
+    } else {
+        cg_line(cg, ind, "if (kx1 - kx0 == %d) {", q->kw);
+        tile_portable_run(cg, ind + 1, q, np, cg_fmt(cg, "%d", q->kw * q->c));
+        cg_line(cg, ind, "} else {");
+        tile_portable_run(cg, ind + 1, q, np, cg_fmt(cg, "(kx1 - kx0) * %d", q->c));
+        cg_line(cg, ind, "}");
+    }
     cg_line(cg, 3, "}");
     for (int i = 0; i < np; i++)
         for (int j = 0; j < 4; j++) {
@@ -266,7 +291,7 @@ static void emit_tile(CGen *cg, const ConvGeo *q, int P, int B) {
     sub.sb = cg->helpers;
     cg_line(&sub, 0, "/* node %d: %d output pixel(s) x %d block(s) of 16 channels; taps "
             "[ky0,ky1) x [kx0,kx1) */", q->idx, P, B);
-    cg_line(&sub, 0, "static void %s(const %s *x, int iy0, int ix0, int ky0, int ky1, int kx0, "
+    cg_line(&sub, 0, "QCC_TILE void %s(const %s *x, int iy0, int ix0, int ky0, int ky1, int kx0, "
             "int kx1, int ob, const int32_t *bias, %s *y) {", tile_name(cg, q, P, B), q->xt,
             q->yt);
     if (cg->o->simd == CG_SIMD_NEON) { /* NEON target: qneon.c's body instead of VNNI */

@@ -15,13 +15,22 @@
  * - gcc also re-loads a weight vector from memory before every use (it rematerialises the
  *   load instead of keeping it in a register), which makes the tile load-port bound
  *   (75% of peak); QCC_PIN, an empty asm that "modifies" the register, forbids that.
- * - the Q31 requant: per 64-bit lane, |x*m0| rounded half to even at bit s = 31 - shift as
- *   (|p| + 2^(s-1) - 1 + bit_s(|p|)) >> s, which is qcc_mul_q31's rule (ties go to the even
- *   quotient); the magnitude is capped at 2^20 instead of saturating at INT32_MAX, which
- *   gives the same byte after the final clamp because |zp| <= 255. */
+ * - the Q31 requant: per 64-bit lane, p = x*m0 rounded half to even at bit s = 31 - shift as
+ *   (p + 2^(s-1) - 1 + bit_s(p)) >> s with arithmetic shifts: with f = floor(p / 2^s) this
+ *   is f below the half, f + 1 above it and f + (f & 1) at it, i.e. qcc_mul_q31's rule (ties
+ *   to the even quotient, symmetric in sign), so no abs/negate is needed; the result is
+ *   clamped to +-2^20 instead of saturating at INT32, which gives the same byte after the
+ *   final clamp because |zp| <= 255. Fewer ops matter: small-K 1x1 convs are
+ *   epilogue-bound. */
 static const char fast_rt_text[] =
     "/* fast kernels (issue 4): AVX-512 VNNI when the compiler targets it, else portable C\n"
     " * shaped for auto-vectorisation (-DQCC_NO_SIMD forces it). Same integers either way. */\n"
+    "/* tiles stay out of line: inlined into the row loop, gcc 12 spills accumulators */\n"
+    "#if defined(__GNUC__)\n"
+    "#define QCC_TILE static __attribute__((noinline))\n"
+    "#else\n"
+    "#define QCC_TILE static\n"
+    "#endif\n"
     "#if !defined(QCC_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && \\\n"
     "    defined(__AVX512VL__)\n"
     "#define QCC_FAST_VNNI 1\n"
@@ -37,27 +46,27 @@ static const char fast_rt_text[] =
     "QCC_RT_INLINE __m512i qcc_v16_bcast4(const uint8_t *p) {\n"
     "    return _mm512_set1_epi32(_mm_cvtsi128_si32(_mm_loadu_si32(p)));\n"
     "}\n"
-    "/* one half (even or odd 32-bit lanes) of qcc_mul_q31: p = x*m0 in 64 bits, s = 31-shift */\n"
-    "QCC_RT_INLINE __m512i qcc_v8_round_q31(__m512i p, __m512i s) {\n"
-    "    const __m512i one = _mm512_set1_epi64(1);\n"
-    "    __m512i mag = _mm512_abs_epi64(p);\n"
-    "    __m512i odd = _mm512_and_si512(_mm512_srlv_epi64(mag, s), one);\n"
-    "    __m512i half = _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(s, one)), one);\n"
-    "    __m512i q = _mm512_srlv_epi64(_mm512_add_epi64(_mm512_add_epi64(mag, half), odd), s);\n"
-    "    q = _mm512_min_epu64(q, _mm512_set1_epi64(1 << 20));\n"
-    "    return _mm512_mask_sub_epi64(q, _mm512_cmplt_epi64_mask(p, _mm512_setzero_si512()),\n"
-    "                                 _mm512_setzero_si512(), q);\n"
+    "/* one half (even or odd 32-bit lanes) of qcc_mul_q31: p = x*m0 in 64 bits, s = 31-shift,\n"
+    " * half = 2^(s-1) - 1; floor-based round half to even, valid for either sign */\n"
+    "QCC_RT_INLINE __m512i qcc_v8_round_q31(__m512i p, __m512i s, __m512i half) {\n"
+    "    __m512i odd = _mm512_and_si512(_mm512_srav_epi64(p, s), _mm512_set1_epi64(1));\n"
+    "    __m512i q = _mm512_srav_epi64(_mm512_add_epi64(_mm512_add_epi64(p, half), odd), s);\n"
+    "    q = _mm512_min_epi64(q, _mm512_set1_epi64(1 << 20));\n"
+    "    return _mm512_max_epi64(q, _mm512_set1_epi64(-(1 << 20)));\n"
     "}\n"
     "/* qcc_requant_q31 on 16 lanes (per-lane m0 and shift) */\n"
     "QCC_RT_INLINE __m512i qcc_v16_requant_q31(__m512i acc, const int32_t *m0, const int32_t *sh,\n"
     "                                          int32_t zp, int32_t lo, int32_t hi) {\n"
     "    const __m512i m = _mm512_loadu_si512(m0);\n"
     "    const __m512i s = _mm512_sub_epi32(_mm512_set1_epi32(31), _mm512_loadu_si512(sh));\n"
-    "    const __m512i low = _mm512_set1_epi64(0xffffffff);\n"
-    "    __m512i re = qcc_v8_round_q31(_mm512_mul_epi32(acc, m), _mm512_and_si512(s, low));\n"
+    "    const __m512i one = _mm512_set1_epi64(1);\n"
+    "    const __m512i se = _mm512_and_si512(s, _mm512_set1_epi64(0xffffffff));\n"
+    "    const __m512i so = _mm512_srli_epi64(s, 32);\n"
+    "    __m512i re = qcc_v8_round_q31(_mm512_mul_epi32(acc, m), se,\n"
+    "                                  _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(se, one)), one));\n"
     "    __m512i ro = qcc_v8_round_q31(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32),\n"
-    "                                                   _mm512_srli_epi64(m, 32)),\n"
-    "                                  _mm512_srli_epi64(s, 32));\n"
+    "                                                   _mm512_srli_epi64(m, 32)), so,\n"
+    "                                  _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(so, one)), one));\n"
     "    __m512i r = _mm512_mask_blend_epi32(0xAAAA, re, _mm512_slli_epi64(ro, 32));\n"
     "    r = _mm512_add_epi32(r, _mm512_set1_epi32(zp));\n"
     "    return _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));\n"
