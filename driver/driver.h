@@ -36,6 +36,10 @@ int qcc_compile(const char *model_path, const char *out_path, const CompileOptio
  * error prefixed with prog. */
 int float_options_parse(int argc, char **argv, int *i, CompileOptions *o, const char *prog);
 
+/* options.c: "--opt=value" or "--opt value": the value (advancing *i), or NULL when argv[*i]
+ * is not opt; a missing value prints "PROG: error: ..." and sets *bad. */
+const char *option_value(int argc, char **argv, int *i, const char *opt, const char *prog,
+                         bool *bad);
 /* floatflow.c: a float graph plus --qat or --calibrate becomes a QDQ graph (before
  * pipeline_run). */
 bool float_model_quantize(Graph *g, const CompileOptions *o, Diag *d);

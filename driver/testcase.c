@@ -67,19 +67,7 @@ static void tc_usage(FILE *f) {
 /* "--opt=value" or "--opt value"; NULL if argv[*i] is not opt, or (setting *bad after a
  * message) if its value is missing. */
 static const char *tc_opt(int argc, char **argv, int *i, const char *opt, bool *bad) {
-    size_t n = strlen(opt);
-    if (strncmp(argv[*i], opt, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "qcc test: error: %s needs a value\n", opt);
-        *bad = true;
-        return NULL;
-    }
-    return argv[++*i];
+    return option_value(argc, argv, i, opt, "qcc test", bad);
 }
 
 static bool tc_number(const char *opt, const char *v, double *out) {

@@ -4,16 +4,6 @@
  * clamping the saturated integer result equals clamping before saturation. */
 #include "passes.h"
 
-static bool requantizes(Op op) {
-    switch (op) {
-    case OP_CONV: case OP_GEMM: case OP_MATMUL: case OP_ADD: case OP_SUB: case OP_MUL:
-    case OP_AVG_POOL: case OP_GLOBAL_AVG_POOL:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* The integer bounds node n clamps to, if it is a pure clamp of unchanged parameters. */
 static bool clamp_bounds(const Graph *g, const Node *n, int32_t *lo, int32_t *hi) {
     if (!node_is_quantized(g, n) || n->nin < 1 || n->in[0] < 0)
@@ -40,7 +30,7 @@ bool pass_fuse_activation(Graph *g, const PassOptions *o, Diag *d) {
         if (act->dead || !clamp_bounds(g, act, &lo, &hi))
             continue;
         int p = graph_producer(g, act->in[0]);
-        if (p < 0 || !requantizes(g->nodes[p].op) || !node_is_quantized(g, &g->nodes[p]))
+        if (p < 0 || !op_requantizes(g->nodes[p].op) || !node_is_quantized(g, &g->nodes[p]))
             continue;
         if (graph_use_count(g, act->in[0]) != 1)
             continue;

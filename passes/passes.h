@@ -80,6 +80,9 @@ bool lut_build(Graph *g, const Node *n, int in, int out, uint8_t *table);
 /* Append a LUT node that requantizes 8-bit per-tensor tensor `from` into a new tensor of the
  * same type and shape with parameters q; returns the new tensor's id (callers re-sort). */
 int lut_insert_requant(Graph *g, int from, const QParams *q, const char *name);
+/* Ops that lower to one integer op with a requantizing epilogue, able to take a following
+ * Relu/Clip into their output clamp. */
+bool op_requantizes(Op op);
 /* Is the table a clamp to [lo, hi] of equal input/output parameters? */
 bool lut_is_clamp(const Graph *g, int in, int out, const uint8_t *table, int32_t *lo,
                   int32_t *hi);

@@ -177,3 +177,13 @@ int lut_insert_requant(Graph *g, int from, const QParams *q, const char *name) {
     g->nodes[ni].q.lut = table;
     return t;
 }
+
+bool op_requantizes(Op op) {
+    switch (op) {
+    case OP_CONV: case OP_GEMM: case OP_MATMUL: case OP_ADD: case OP_SUB: case OP_MUL:
+    case OP_AVG_POOL: case OP_GLOBAL_AVG_POOL:
+        return true;
+    default:
+        return false;
+    }
+}

@@ -82,18 +82,6 @@ static bool node_skipped(const QuantPlan *p, const Node *n) {
     return false;
 }
 
-/* Ops that lower_qdq turns into one integer op with a requantizing epilogue, and which can
- * take a following Relu/Clip into their clamp. */
-static bool requantizes(Op op) {
-    switch (op) {
-    case OP_CONV: case OP_GEMM: case OP_MATMUL: case OP_ADD: case OP_SUB: case OP_MUL:
-    case OP_AVG_POOL: case OP_GLOBAL_AVG_POOL:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Data movement: the output has the input's parameters (lower_qdq sinks the DQ below it). */
 static bool moves_data(const Node *n) {
     switch (n->op) {
@@ -192,7 +180,7 @@ static void decide(QState *s) {
         if (!q.set && (n->op == OP_RELU || n->op == OP_CLIP) && x >= 0)
             q = s->eff[x];
         s->eff[t] = q;
-        if (!skipped && requantizes(n->op)) {
+        if (!skipped && op_requantizes(n->op)) {
             int r = sole_reader(g, t);
             const Node *rn = r >= 0 ? &g->nodes[r] : NULL;
             bool fuse = rn && !node_skipped(s->p, rn) &&
