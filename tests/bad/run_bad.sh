@@ -27,26 +27,25 @@ expect_node() {
 
 passed=0
 failed=0
-for model in "$here"/*.onnx; do
-    name=$(basename "$model" .onnx)
-    "$qcc" "$model" -o "$tmp/x.c" >"$tmp/out" 2>"$tmp/err"
+# judge NAME FILE NODE CMD...: run CMD; it must exit 1 (no crash) with an error on stderr that
+# names FILE and, when NODE is not empty, matches the node pattern NODE.
+judge() {
+    local name=$1 file=$2 node=$3 rc why=""
+    shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"
     rc=$?
-    why=""
     if [ "$rc" -eq 0 ]; then
         why="accepted (exit 0)"
     elif [ "$rc" -ge 128 ]; then
         why="crashed (exit $rc)"
     elif [ "$rc" -ne 1 ]; then
         why="exit $rc, not 1"
-    elif ! grep -qF "$model" "$tmp/err"; then
-        why="stderr does not name the file"
+    elif ! grep -qF "$file" "$tmp/err"; then
+        why="stderr does not name $file"
     elif ! grep -q "error" "$tmp/err"; then
         why="stderr does not say error"
-    else
-        node=$(expect_node "$name")
-        if [ -n "$node" ] && ! grep -qE "$node" "$tmp/err"; then
-            why="stderr does not name the node ($node)"
-        fi
+    elif [ -n "$node" ] && ! grep -qE "$node" "$tmp/err"; then
+        why="stderr does not name the node ($node)"
     fi
     if [ -z "$why" ]; then
         echo "PASS $name"
@@ -56,34 +55,18 @@ for model in "$here"/*.onnx; do
         sed 's/^/    /' "$tmp/err" | head -n 5
         failed=$((failed + 1))
     fi
+}
+
+for model in "$here"/*.onnx; do
+    name=$(basename "$model" .onnx)
+    judge "$name" "$model" "$(expect_node "$name")" "$qcc" "$model" -o "$tmp/x.c"
 done
 # Hostile QAT checkpoints (qat/, made by qat/make_bad_qat.py) against a 1-conv float model:
 # the same bar, with the .pt file named in the diagnostic.
 for ckpt in "$here"/qat/*.pt; do
     [ -e "$ckpt" ] || continue
-    name=qat/$(basename "$ckpt" .pt)
-    "$qcc" "$here/qat/float.onnx" --qat "$ckpt" -o "$tmp/x.c" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    why=""
-    if [ "$rc" -eq 0 ]; then
-        why="accepted (exit 0)"
-    elif [ "$rc" -ge 128 ]; then
-        why="crashed (exit $rc)"
-    elif [ "$rc" -ne 1 ]; then
-        why="exit $rc, not 1"
-    elif ! grep -qF "$ckpt" "$tmp/err"; then
-        why="stderr does not name the checkpoint"
-    elif ! grep -q "error" "$tmp/err"; then
-        why="stderr does not say error"
-    fi
-    if [ -z "$why" ]; then
-        echo "PASS $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name: $why"
-        sed 's/^/    /' "$tmp/err" | head -n 5
-        failed=$((failed + 1))
-    fi
+    judge "qat/$(basename "$ckpt" .pt)" "$ckpt" "" \
+        "$qcc" "$here/qat/float.onnx" --qat "$ckpt" -o "$tmp/x.c"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
