@@ -80,6 +80,8 @@ const char *cg_i32(CGen *cg, int32_t v);
  * 4096 elements, one string literal of \xNN escapes from there on (C compilers parse it ~28x
  * faster than a brace list; see target_c.c). */
 void cg_byte_array(StrBuf *sb, const char *name, const void *data, int64_t n, bool is_signed);
+/* "static const int32_t NAME[n] QCC_ALIGN = {...};" (INT32_MIN spelled validly). */
+void cg_i32_array(CGen *cg, StrBuf *sb, const char *name, const int32_t *v, int n);
 
 /* ---- the C backend's frame (target_c.c), reused by other backends (cuda) ---- */
 typedef struct CFrame {

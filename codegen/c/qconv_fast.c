@@ -79,19 +79,15 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
         tz[i] *= q->zxp;
     sb_printf(cg->helpers, "/* node %d: weights packed for the fast conv; c3p = c3%s */\n",
               q->idx, q->s8 ? " - 128*sum(w) (int8 input read as x+128)" : "");
-    bool neon = cg->o->simd == CG_SIMD_NEON; /* NEON (qneon.c): SDOT reads the VNNI order */
-    sb_puts(cg->helpers, neon ? "#if defined(QCC_NEON)\n" : "#if defined(QCC_FAST_VNNI)\n");
-    fastk_i8_array(cg, cg_fmt(cg, "n%d_wv", q->idx), wv, nv);
-    sb_puts(cg->helpers, "#else\n");
-    fastk_i8_array(cg, cg_fmt(cg, "n%d_wp", q->idx), wp, np);
-    sb_puts(cg->helpers, "#endif\n");
-    fastk_i32_array(cg, cg_fmt(cg, "n%d_c3p", q->idx), c3p, q->lanes);
+    bool neon = cg->o->simd == CG_SIMD_NEON; /* NEON (qneon.c): SDOT needs weight sums */
+    fastk_packed(cg, q->idx, "w", wv, nv, wp, np);
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_c3p", q->idx), c3p, q->lanes);
     if (neon) /* NEON: per-tap weight sums restoring sum(u*w) from SDOT's sum((u-128)*w) */
         neon_conv_wsum(cg, q->idx, wv, taps, q->gt, q->blocks);
     if (q->tapz) {
         sb_printf(cg->helpers, "/* per tap: %d * sum_ic w, what a tap in the padding adds */\n",
                   q->zxp);
-        fastk_i32_array(cg, cg_fmt(cg, "n%d_tapz", q->idx), tz, taps * q->lanes);
+        cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_tapz", q->idx), tz, taps * q->lanes);
         /* bias of a pixel whose taps outside [ky0,ky1) x [kx0,kx1) read the padding */
         StrBuf *sb = cg->helpers;
         CGen sub = *cg;

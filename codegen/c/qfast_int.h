@@ -19,9 +19,11 @@ typedef struct FastQuant {
 
 /* Write the shared helper text into cg->helpers once per file. */
 void fastk_runtime(CGen *cg);
-/* static const arrays in cg->helpers. */
-void fastk_i32_array(CGen *cg, const char *name, const int32_t *v, int n);
-void fastk_i8_array(CGen *cg, const char *name, const int8_t *v, int64_t n);
+/* Node idx's packed weights in cg->helpers, both orders, only one compiled: n<idx>_<what>v
+ * (the SIMD order; also what the NEON target's SDOT reads) under QCC_FAST_VNNI or QCC_NEON,
+ * else n<idx>_<what>p (the portable order). */
+void fastk_packed(CGen *cg, int idx, const char *what, const int8_t *simd, int64_t nsimd,
+                  const int8_t *port, int64_t nport);
 /* Emit the padded m0/shift or float arrays of node n's multiplier 0 as n<idx>_fm0 ... */
 void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq);
 /* Requantize+store 16 lanes of accumulator expression `acc` (an __m512i) plus bias vector at

@@ -88,51 +88,14 @@ void fastk_runtime(CGen *cg) {
     sb_puts(cg->helpers, fast_rt_text);
 }
 
-/* Decimal of v into buf (no sign handling beyond '-'); returns the length. Faster than
- * printf for megabytes of weights (issue 4: a 25 MB model compiles in under 2 s). */
-static int put_int(char *buf, long v) {
-    char tmp[24];
-    int n = 0, k = 0;
-    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
-    do
-        tmp[n++] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (v < 0)
-        buf[k++] = '-';
-    while (n)
-        buf[k++] = tmp[--n];
-    return k;
-}
-
-void fastk_i8_array(CGen *cg, const char *name, const int8_t *v, int64_t n) {
-    StrBuf *sb = cg->helpers;
-    sb_printf(sb, "static const int8_t %s[%lld] QCC_ALIGN = {", name, (long long)n);
-    char line[16 * 6 + 16];
-    for (int64_t i = 0; i < n; i += 16) {
-        int len = 0;
-        line[len++] = '\n';
-        for (int j = 0; j < 4; j++)
-            line[len++] = ' ';
-        for (int64_t k = i; k < n && k < i + 16; k++) {
-            len += put_int(line + len, v[k]);
-            if (k + 1 < n)
-                line[len++] = ',';
-            if (k + 1 < i + 16 && k + 1 < n)
-                line[len++] = ' ';
-        }
-        line[len] = 0;
-        sb_puts(sb, line);
-    }
-    sb_puts(sb, "\n};\n");
-}
-
-void fastk_i32_array(CGen *cg, const char *name, const int32_t *v, int n) {
-    StrBuf *sb = cg->helpers;
-    sb_printf(sb, "static const int32_t %s[%d] QCC_ALIGN = {", name, n);
-    for (int i = 0; i < n; i++)
-        sb_printf(sb, "%s%s%s", i % 12 == 0 ? "\n    " : " ", cg_i32(cg, v[i]),
-                  i + 1 < n ? "," : "");
-    sb_puts(sb, "\n};\n");
+void fastk_packed(CGen *cg, int idx, const char *what, const int8_t *simd, int64_t nsimd,
+                  const int8_t *port, int64_t nport) {
+    bool neon = cg->o->simd == CG_SIMD_NEON;
+    sb_puts(cg->helpers, neon ? "#if defined(QCC_NEON)\n" : "#if defined(QCC_FAST_VNNI)\n");
+    cg_byte_array(cg->helpers, cg_fmt(cg, "n%d_%sv", idx, what), simd, nsimd, true);
+    sb_puts(cg->helpers, "#else\n");
+    cg_byte_array(cg->helpers, cg_fmt(cg, "n%d_%sp", idx, what), port, nport, true);
+    sb_puts(cg->helpers, "#endif\n");
 }
 
 void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq) {
@@ -166,8 +129,8 @@ void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq
     }
     fq->m0 = cg_fmt(cg, "n%d_fm0", idx);
     fq->sh = cg_fmt(cg, "n%d_fsh", idx);
-    fastk_i32_array(cg, fq->m0, m0, lanes);
-    fastk_i32_array(cg, fq->sh, sh, lanes);
+    cg_i32_array(cg, cg->helpers, fq->m0, m0, lanes);
+    cg_i32_array(cg, cg->helpers, fq->sh, sh, lanes);
 }
 
 void fastk_vnni_store16(CGen *cg, int ind, const FastQuant *fq, const char *acc,

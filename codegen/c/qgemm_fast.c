@@ -45,13 +45,9 @@ static void emit_tables(CGen *cg, const Node *n, const GemmGeo *q, bool trans_b)
     }
     sb_printf(cg->helpers, "/* node %d: B packed for the fast GEMM; c3p = c3%s */\n", q->idx,
               q->s8 ? " - 128*sum_k B (int8 A read as a+128)" : "");
-    bool neon = cg->o->simd == CG_SIMD_NEON; /* NEON (qneon.c): SDOT reads the VNNI order */
-    sb_puts(cg->helpers, neon ? "#if defined(QCC_NEON)\n" : "#if defined(QCC_FAST_VNNI)\n");
-    fastk_i8_array(cg, cg_fmt(cg, "n%d_bv", q->idx), bv, nv);
-    sb_puts(cg->helpers, "#else\n");
-    fastk_i8_array(cg, cg_fmt(cg, "n%d_bp", q->idx), bp, np);
-    sb_puts(cg->helpers, "#endif\n");
-    fastk_i32_array(cg, cg_fmt(cg, "n%d_c3p", q->idx), c3p, q->lanes);
+    bool neon = cg->o->simd == CG_SIMD_NEON; /* NEON (qneon.c): SDOT needs weight sums */
+    fastk_packed(cg, q->idx, "b", bv, nv, bp, np);
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_c3p", q->idx), c3p, q->lanes);
     if (neon) /* NEON: 128 * sum_k B restores sum(u*B) from SDOT's sum((u-128)*B) */
         neon_gemm_bsum(cg, q->idx, bv, q->blocks, q->k4);
 }

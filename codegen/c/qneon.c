@@ -22,7 +22,7 @@ void neon_conv_wsum(CGen *cg, int idx, const int8_t *wv, int taps, int gt, int b
     sb_puts(cg->helpers, "#if defined(QCC_NEON)\n");
     sb_printf(cg->helpers, "/* node %d, NEON: per tap, sum over input channels of w (SDOT "
               "reads u - 128; 128 * this restores sum(u*w)) */\n", idx);
-    fastk_i32_array(cg, cg_fmt(cg, "n%d_wsum", idx), ws, taps * lanes);
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_wsum", idx), ws, taps * lanes);
     sb_puts(cg->helpers, "#endif\n");
 }
 
@@ -230,7 +230,7 @@ void neon_gemm_bsum(CGen *cg, int idx, const int8_t *bv, int blocks, int k4) {
     sb_puts(cg->helpers, "#if defined(QCC_NEON)\n");
     sb_printf(cg->helpers, "/* node %d, NEON: 128 * sum_k B per column (SDOT reads a - 128) */\n",
               idx);
-    fastk_i32_array(cg, cg_fmt(cg, "n%d_b128", idx), s, lanes);
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_b128", idx), s, lanes);
     sb_puts(cg->helpers, "#endif\n");
 }
 

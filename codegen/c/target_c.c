@@ -367,10 +367,10 @@ static void put_constant(Frame *f, StrBuf *sb, int id) {
     sb_puts(sb, "\n};\n");
 }
 
-static void put_i32_array(Frame *f, StrBuf *sb, const char *name, const int32_t *v, int n) {
+void cg_i32_array(CGen *cg, StrBuf *sb, const char *name, const int32_t *v, int n) {
     sb_printf(sb, "static const int32_t %s[%d] QCC_ALIGN = {", name, n);
     for (int i = 0; i < n; i++)
-        sb_printf(sb, "%s%s%s", i % 16 == 0 ? "\n    " : " ", cg_i32(&f->cg, v[i]),
+        sb_printf(sb, "%s%s%s", i % 16 == 0 ? "\n    " : " ", cg_i32(cg, v[i]),
                   i + 1 < n ? "," : "");
     sb_puts(sb, "\n};\n");
 }
@@ -384,13 +384,13 @@ static void put_node_arrays(Frame *f, StrBuf *sb, int idx) {
     put_comment_text(sb, n->name);
     sb_puts(sb, "': integer arithmetic (c3, multipliers, table) */\n");
     if (used & CG_ARR_C3)
-        put_i32_array(f, sb, cg_fmt(&f->cg, "n%d_c3", idx), n->q.c3, n->q.nbias);
+        cg_i32_array(&f->cg, sb, cg_fmt(&f->cg, "n%d_c3", idx), n->q.c3, n->q.nbias);
     for (int k = 0; k < 3; k++) {
         const Multiplier *m = &n->q.mul[k];
         if (used & (CG_ARR_M0 << k))
-            put_i32_array(f, sb, cg_fmt(&f->cg, "n%d_m0_%d", idx, k), m->m0, m->n);
+            cg_i32_array(&f->cg, sb, cg_fmt(&f->cg, "n%d_m0_%d", idx, k), m->m0, m->n);
         if (used & (CG_ARR_SHIFT << k))
-            put_i32_array(f, sb, cg_fmt(&f->cg, "n%d_shift_%d", idx, k), m->shift, m->n);
+            cg_i32_array(&f->cg, sb, cg_fmt(&f->cg, "n%d_shift_%d", idx, k), m->shift, m->n);
         if (used & (CG_ARR_F << k)) {
             sb_printf(sb, "static const float n%d_f_%d[%d] QCC_ALIGN = {", idx, k, m->n);
             for (int i = 0; i < m->n; i++) {
