@@ -34,6 +34,11 @@ typedef struct ConvGeo {
     int bmain, btail;           /* blocks per tile call, blocks of the last call */
     const char *xt, *yt;        /* C element types of input and output */
     FastQuant fq;               /* requant arrays */
+    int rows;                   /* x86 VNNI row mode (band_*): 0 off, 1 band copy, 2 direct */
+    int rg;                     /* groups of 4 bytes over one kernel row's run of kw*c bytes */
+    int bw;                     /* band columns: every input column an output row's taps read */
+    int64_t brow;               /* bytes from one row to the next as the row tiles read them */
+    const int32_t *zw;          /* weight zero point per output channel, NULL when all are 0 */
 } ConvGeo;
 
 /* Pixels per tile for B blocks: B*P accumulators + B weights + 1 broadcast <= 32 zmm. */
@@ -77,6 +82,16 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
     }
     for (int i = 0; i < taps * q->lanes; i++)
         tz[i] *= q->zxp;
+    if (q->rows && cg->o->simd != CG_SIMD_NEON) {
+        /* row mode: [block][ky][run group][lane][4] over the run j = kx * c + ic, j < kw*c */
+        nv = (int64_t)q->blocks * q->kh * q->rg * 64;
+        wv = arena_calloc(a, (size_t)nv, 1);
+        for (int oc = 0; oc < q->co; oc++)
+            for (int ky = 0; ky < q->kh; ky++)
+                for (int j = 0; j < q->kw * q->c; j++)
+                    wv[((((int64_t)(oc / 16) * q->kh + ky) * q->rg + j / 4) * 16 + oc % 16) * 4 +
+                       j % 4] = wd[((int64_t)oc * q->c + j % q->c) * taps + ky * q->kw + j / q->c];
+    }
     sb_printf(cg->helpers, "/* node %d: weights packed for the fast conv; c3p = c3%s */\n",
               q->idx, q->s8 ? " - 128*sum(w) (int8 input read as x+128)" : "");
     bool neon = cg->o->simd == CG_SIMD_NEON; /* NEON (qneon.c): SDOT needs weight sums */
@@ -85,6 +100,8 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
     if (neon) /* NEON: per-tap weight sums restoring sum(u*w) from SDOT's sum((u-128)*w) */
         neon_conv_wsum(cg, q->idx, wv, taps, q->gt, q->blocks);
     if (q->tapz) {
+        if (q->rows) /* the rtiles read real padding */
+            sb_puts(cg->helpers, "#if !defined(QCC_FAST_VNNI)\n");
         sb_printf(cg->helpers, "/* per tap: %d * sum_ic w, what a tap in the padding adds */\n",
                   q->zxp);
         cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_tapz", q->idx), tz, taps * q->lanes);
@@ -105,7 +122,34 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
                 q->lanes);
         cg_line(&sub, 2, "}");
         cg_line(&sub, 0, "}");
+        if (q->rows)
+            sb_puts(cg->helpers, "#endif\n");
     }
+}
+
+/* Per output channel, a bound of |acc| = |c3p + sum u * w| over every tap, read or padding,
+ * with 0 <= u <= 255: the choice of the double-form epilogue depends on it. */
+static int64_t *conv_accmax(CGen *cg, const Node *n, const ConvGeo *q) {
+    const Tensor *w = cg_tin(cg, n, 1);
+    const int8_t *wd = w->data;
+    int64_t per_oc = (int64_t)q->kh * q->kw * q->c;
+    int64_t *m = arena_calloc(cg->g->arena, (size_t)q->co, sizeof(int64_t));
+    for (int oc = 0; oc < q->co; oc++) {
+        /* sums of the positive and of the negative weights as the kernel applies them */
+        int64_t pos = 0, neg = 0, wsum = 0, zw = q->zw ? q->zw[oc] : 0;
+        for (int64_t i = 0; i < per_oc; i++) {
+            int64_t v = wd[oc * per_oc + i] - zw;
+            wsum += wd[oc * per_oc + i];
+            pos += v > 0 ? v : 0;
+            neg += v < 0 ? v : 0;
+        }
+        int64_t c3 = n->q.nbias > 0 ? n->q.c3[n->q.nbias > 1 ? oc : 0] : 0;
+        int64_t off = q->s8 ? 128 : 0;
+        int64_t c3p = c3 - off * wsum + zw * per_oc * off; /* as emit_tables/emit_ztables */
+        int64_t hi = c3p + 255 * pos, lo = c3p + 255 * neg; /* acc lies in [lo, hi] */
+        m[oc] = hi > -lo ? hi : -lo;
+    }
+    return m;
 }
 
 /* ---- tile bodies (ISA-specific parts) -------------------------------------------------- */
@@ -172,21 +216,28 @@ static void tile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
     }
     cg_line(cg, 2, "}");
     cg_line(cg, 1, "}");
+    /* epilogue block by block: the requant constants of 16 channels once, then P stores */
     int last_valid = q->co - (q->blocks - 1) * 16;
-    for (int p = 0; p < P; p++)
-        for (int b = 0; b < B; b++) {
+    for (int b = 0; b < B; b++) {
+        const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
+        cg_line(cg, 1, "{");
+        fastk_vnni_prep(cg, 2, &q->fq, "rq", "bias", oc);
+        if (last_valid != 16)
+            cg_line(cg, 2, "const int full = ob + %d != %d;", b, q->blocks - 1);
+        for (int p = 0; p < P; p++) {
             const char *acc = cg_fmt(cg, "a%d_%d", p, b);
-            const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
             const char *dst = cg_fmt(cg, "y + %d + %s", p * q->co, oc);
             if (last_valid == 16) {
-                fastk_vnni_store16(cg, 1, &q->fq, acc, "bias", oc, dst, 16);
+                fastk_vnni_put(cg, 2, &q->fq, "rq", acc, dst, 16);
             } else {
-                cg_line(cg, 1, "if (ob + %d == %d)", b, q->blocks - 1);
-                fastk_vnni_store16(cg, 2, &q->fq, acc, "bias", oc, dst, last_valid);
-                cg_line(cg, 1, "else");
-                fastk_vnni_store16(cg, 2, &q->fq, acc, "bias", oc, dst, 16);
+                cg_line(cg, 2, "if (full)");
+                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, 16);
+                cg_line(cg, 2, "else");
+                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, last_valid);
             }
         }
+        cg_line(cg, 1, "}");
+    }
 }
 
 /* One reduction run of `len` (a C expression) bytes for np pixels x 4 channels into
@@ -285,11 +336,20 @@ static void tile_portable(CGen *cg, const ConvGeo *q, int P, int B) {
 static void emit_tile(CGen *cg, const ConvGeo *q, int P, int B) {
     CGen sub = *cg;
     sub.sb = cg->helpers;
+    /* x86 row mode: VNNI builds use the rtiles, these tiles serve the portable path only */
+    if (q->rows)
+        sb_puts(sub.sb, "#if !defined(QCC_FAST_VNNI)\n");
     cg_line(&sub, 0, "/* node %d: %d output pixel(s) x %d block(s) of 16 channels; taps "
             "[ky0,ky1) x [kx0,kx1) */", q->idx, P, B);
     cg_line(&sub, 0, "QCC_TILE void %s(const %s *x, int iy0, int ix0, int ky0, int ky1, int kx0, "
             "int kx1, int ob, const int32_t *bias, %s *y) {", tile_name(cg, q, P, B), q->xt,
             q->yt);
+    if (q->rows) {
+        tile_portable(&sub, q, P, B);
+        cg_line(&sub, 0, "}");
+        sb_puts(sub.sb, "#endif\n");
+        return;
+    }
     if (cg->o->simd == CG_SIMD_NEON) { /* NEON target: qneon.c's body instead of VNNI */
         NeonConvTile nt = {q->idx, P, B, q->c, q->g4, q->ct, q->gt, q->iw, q->kh, q->kw, q->sw,
                            q->dh, q->dw, q->co, q->blocks, q->s8, &q->fq};
@@ -303,6 +363,243 @@ static void emit_tile(CGen *cg, const ConvGeo *q, int P, int B) {
     tile_portable(&sub, q, P, B);
     sb_puts(sub.sb, "#endif\n");
     cg_line(&sub, 0, "}");
+}
+
+/* ---- x86 VNNI row mode ------------------------------------------------------------------
+ * With dilation 1 along x, the taps of one kernel row are one contiguous run of kw*c bytes,
+ * so the dot products group that run in fours (a stem with c = 3 and kw = 7 needs 6 groups,
+ * not 7 taps of one padded group). Padding is made real: per output row the node copies the
+ * kh input rows it reads into a band (x ^ 0x80 for int8, zx' in the padding), so every pixel
+ * is an interior one, the tiles have no tap ranges and no bias tables, and a row is covered
+ * by tiles of P pixels and one remainder tile. A conv without padding and c % 4 == 0 reads
+ * its input directly (mode 2: the 1x1 convs). The NEON target and the portable path keep
+ * the tap-range tiles above. */
+
+/* Tables of an asymmetric-weight node (row mode only): the run-grouped weights, c3p with
+ * the zero point's constant share, -zw per lane, and per run group a word of 0/1 bytes that
+ * sums the input bytes the group really covers (sum(x) over the window, for -zw * sum(x)).
+ * With u = x + off (off = 128 for int8, padding zx + off): -zw*sum(x) = -zw*sum(u) +
+ * zw*K*off, K = kh*kw*c, so c3p = c3 - off*sum(w) + zw*K*off. */
+static void emit_ztables(CGen *cg, const Node *n, ConvGeo *q) {
+    const Tensor *w = cg_tin(cg, n, 1);
+    const int8_t *wd = w->data;
+    Arena *a = cg->g->arena;
+    int taps = q->kh * q->kw, run = q->kw * q->c;
+    int64_t K = (int64_t)taps * q->c, off = q->s8 ? 128 : 0;
+    int64_t nv = (int64_t)q->blocks * q->kh * q->rg * 64;
+    int8_t *wv = arena_calloc(a, (size_t)nv, 1);
+    int32_t *c3p = arena_calloc(a, (size_t)q->lanes, sizeof(int32_t));
+    int32_t *nzw = arena_calloc(a, (size_t)q->lanes, sizeof(int32_t));
+    int32_t *ones = arena_calloc(a, (size_t)q->rg, sizeof(int32_t));
+    for (int oc = 0; oc < q->co; oc++) {
+        int64_t wsum = 0;
+        for (int ky = 0; ky < q->kh; ky++)
+            for (int j = 0; j < run; j++) {
+                int8_t v = wd[((int64_t)oc * q->c + j % q->c) * taps + ky * q->kw + j / q->c];
+                wsum += v;
+                wv[((((int64_t)(oc / 16) * q->kh + ky) * q->rg + j / 4) * 16 + oc % 16) * 4 +
+                   j % 4] = v;
+            }
+        int64_t c3 = n->q.nbias > 0 ? n->q.c3[n->q.nbias > 1 ? oc : 0] : 0;
+        c3p[oc] = (int32_t)(c3 - off * wsum + (int64_t)q->zw[oc] * K * off);
+        nzw[oc] = -q->zw[oc];
+    }
+    for (int j = 0; j < run; j++)
+        ones[j / 4] |= (int32_t)(1u << (8 * (j % 4)));
+    sb_printf(cg->helpers, "/* node %d: weights grouped by kernel-row runs; asymmetric weights "
+              "(zero point per channel in n%d_nzw, negated) */\n", q->idx, q->idx);
+    cg_byte_array(cg->helpers, cg_fmt(cg, "n%d_wv", q->idx), wv, nv, true);
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_c3p", q->idx), c3p, q->lanes);
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_nzw", q->idx), nzw, q->lanes);
+    sb_puts(cg->helpers, "#if defined(QCC_FAST_VNNI)\n"); /* the plain body tests j < run */
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_ones", q->idx), ones, q->rg);
+    sb_puts(cg->helpers, "#endif\n");
+}
+
+static const char *rtile_name(CGen *cg, const ConvGeo *q, int p, int b) {
+    return cg_fmt(cg, "n%d_rtile_%dx%d", q->idx, p, b);
+}
+
+static void rtile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
+    int64_t bstride = (int64_t)q->kh * q->rg * 64;
+    bool xr = q->rows == 2 && q->s8; /* direct int8 reads still need the +128 */
+    const char *xor80 = xr ? "_mm512_xor_si512(" : "";
+    const char *xor80e = xr ? ", _mm512_set1_epi32(-2139062144))" : ""; /* 0x80808080 */
+    for (int p = 0; p < P; p++)
+        for (int b = 0; b < B; b++)
+            cg_line(cg, 1, "__m512i a%d_%d = _mm512_setzero_si512();", p, b);
+    if (q->zw) /* per pixel: the window's sum of u in every lane */
+        for (int p = 0; p < P; p++)
+            cg_line(cg, 1, "__m512i s%d = _mm512_setzero_si512();", p);
+    cg_line(cg, 1, "for (int ky = 0; ky < %d; ky++) {", q->kh);
+    cg_line(cg, 2, "const uint8_t *xt = xr + ky * %lld;", (long long)q->brow);
+    cg_line(cg, 2, "const int8_t *wt = n%d_wv + (ob * %d + ky) * %d;", q->idx, q->kh, q->rg * 64);
+    cg_line(cg, 2, "for (int g = 0; g < %d; g++) {", q->rg);
+    for (int b = 0; b < B; b++) {
+        cg_line(cg, 3, "__m512i w%d = _mm512_loadu_si512(wt + g * 64 + %lld);", b,
+                (long long)(b * bstride));
+        cg_line(cg, 3, "QCC_PIN(w%d);", b);
+    }
+    cg_line(cg, 3, "__m512i u;");
+    if (q->zw)
+        cg_line(cg, 3, "const __m512i ones = _mm512_set1_epi32(n%d_ones[g]);", q->idx);
+    for (int p = 0; p < P; p++) {
+        cg_line(cg, 3, "u = %sqcc_v16_bcast4(xt + %lld + 4 * g)%s;", xor80,
+                (long long)p * q->sw * q->c, xor80e);
+        StrBuf l;
+        sb_init(&l);
+        for (int b = 0; b < B; b++)
+            sb_printf(&l, "%sQCC_DPBUSD(a%d_%d, u, w%d);", b ? " " : "", p, b, b);
+        if (q->zw)
+            sb_printf(&l, " QCC_DPBUSD(s%d, u, ones);", p);
+        cg_line(cg, 3, "%s", l.data);
+        sb_free(&l);
+    }
+    cg_line(cg, 2, "}");
+    cg_line(cg, 1, "}");
+    int last_valid = q->co - (q->blocks - 1) * 16;
+    for (int b = 0; b < B; b++) {
+        const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
+        cg_line(cg, 1, "{");
+        fastk_vnni_prep(cg, 2, &q->fq, "rq", cg_fmt(cg, "n%d_c3p", q->idx), oc);
+        if (last_valid != 16)
+            cg_line(cg, 2, "const int full = ob + %d != %d;", b, q->blocks - 1);
+        if (q->zw)
+            cg_line(cg, 2, "const __m512i nz = _mm512_loadu_si512(n%d_nzw + %s);", q->idx, oc);
+        for (int p = 0; p < P; p++) {
+            const char *acc = cg_fmt(cg, "a%d_%d", p, b);
+            if (q->zw)
+                acc = cg_fmt(cg, "_mm512_add_epi32(%s, _mm512_mullo_epi32(s%d, nz))", acc, p);
+            const char *dst = cg_fmt(cg, "y + %d + %s", p * q->co, oc);
+            if (last_valid == 16) {
+                fastk_vnni_put(cg, 2, &q->fq, "rq", acc, dst, 16);
+            } else {
+                cg_line(cg, 2, "if (full)");
+                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, 16);
+                cg_line(cg, 2, "else");
+                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, last_valid);
+            }
+        }
+        cg_line(cg, 1, "}");
+    }
+}
+
+/* Plain C body of a row tile (asymmetric-weight nodes in builds without VNNI): the same sums
+ * one output at a time, straight from the run-grouped weights. */
+static void rtile_plain(CGen *cg, const ConvGeo *q, int P, int B) {
+    bool xr = q->rows == 2 && q->s8;
+    int run = q->kw * q->c;
+    cg_line(cg, 1, "for (int b = 0; b < %d; b++)", B);
+    cg_line(cg, 2, "for (int l = 0; l < 16 && (ob + b) * 16 + l < %d; l++) {", q->co);
+    cg_line(cg, 3, "const int oc = (ob + b) * 16 + l;");
+    cg_line(cg, 3, "for (int p = 0; p < %d; p++) {", P);
+    cg_line(cg, 4, "int32_t acc = 0, sum_u = 0;");
+    cg_line(cg, 4, "for (int ky = 0; ky < %d; ky++) {", q->kh);
+    cg_line(cg, 5, "const uint8_t *xt = xr + ky * %lld + p * %d;", (long long)q->brow,
+            q->sw * q->c);
+    cg_line(cg, 5, "const int8_t *wt = n%d_wv + ((ob + b) * %d + ky) * %d + l * 4;", q->idx,
+            q->kh, q->rg * 64);
+    cg_line(cg, 5, "for (int j = 0; j < %d; j++) {", run);
+    cg_line(cg, 6, "const int32_t u = %s;", xr ? "(uint8_t)(xt[j] ^ 0x80u)" : "xt[j]");
+    cg_line(cg, 6, "acc += u * wt[j / 4 * 64 + j %% 4];");
+    cg_line(cg, 6, "sum_u += u;");
+    cg_line(cg, 5, "}");
+    cg_line(cg, 4, "}");
+    cg_line(cg, 4, "acc += n%d_nzw[oc] * sum_u;", q->idx);
+    fastk_scalar_store(cg, 4, &q->fq, "acc", cg_fmt(cg, "n%d_c3p", q->idx), "oc",
+                       cg_fmt(cg, "y[p * %d + oc]", q->co));
+    cg_line(cg, 3, "}");
+    cg_line(cg, 2, "}");
+}
+
+static void emit_rtile(CGen *cg, const ConvGeo *q, int P, int B) {
+    CGen sub = *cg;
+    sub.sb = cg->helpers;
+    cg_line(&sub, 0, "/* node %d: %d output pixel(s) x %d block(s) of 16 channels, every tap "
+            "read from %s */", q->idx, P, B, q->rows == 1 ? "the band" : "the input");
+    cg_line(&sub, 0, "QCC_TILE void %s(const uint8_t *xr, int ob, %s *y) {", rtile_name(cg, q, P, B),
+            q->yt);
+    if (q->zw) { /* every build runs the row mode: VNNI body or plain C */
+        sb_puts(sub.sb, "#if defined(QCC_FAST_VNNI)\n");
+        rtile_vnni(&sub, q, P, B);
+        sb_puts(sub.sb, "#else\n");
+        rtile_plain(&sub, q, P, B);
+        sb_puts(sub.sb, "#endif\n");
+    } else {
+        rtile_vnni(&sub, q, P, B);
+    }
+    cg_line(&sub, 0, "}");
+}
+
+static void emit_rcalls(CGen *cg, const ConvGeo *q, int ind, int P, const char *ox) {
+    int nfull = q->blocks / q->bmain * q->bmain;
+    const char *xr = cg_fmt(cg, "xr + (%s) * %d", ox, q->sw * q->c);
+    if (nfull > q->bmain)
+        cg_line(cg, ind, "for (int ob = 0; ob < %d; ob += %d)", nfull, q->bmain);
+    cg_line(cg, ind + (nfull > q->bmain), "%s(%s, %s, yr + (%s) * %d);",
+            rtile_name(cg, q, P, q->bmain), xr, nfull > q->bmain ? "ob" : "0", ox, q->co);
+    if (q->btail)
+        cg_line(cg, ind, "%s(%s, %d, yr + (%s) * %d);", rtile_name(cg, q, P, q->btail), xr, nfull,
+                ox, q->co);
+}
+
+/* The node body of row mode: band fill (mode 1), then tiles of pm pixels and a remainder. */
+static void emit_rbody(CGen *cg, const ConvGeo *q, int pm) {
+    int nmain = q->ow / pm, rem = q->ow % pm;
+    int64_t row = (int64_t)q->bw * q->c;
+    if (q->rows == 1) {
+        cg_line(cg, 1, "/* the kh input rows of one output row, padding made real (zx' = %d)%s */",
+                q->zxp, q->s8 ? ", int8 read as x ^ 0x80" : "");
+        cg_line(cg, 1, "uint8_t band[%lld];", (long long)(q->kh * q->brow));
+        cg_line(cg, 1, "for (int i = 0; i < %lld; i++)", (long long)(q->kh * q->brow));
+        cg_line(cg, 2, "band[i] = %d;", q->zxp);
+    }
+    cg_line(cg, 1, "for (int batch = 0; batch < %d; batch++) {", q->nb);
+    cg_line(cg, 2, "const %s *xb = x0 + batch * %lld;", q->xt, (long long)q->ih * q->iw * q->c);
+    cg_line(cg, 2, "for (int out_y = 0; out_y < %d; out_y++) {", q->oh);
+    cg_line(cg, 3, "%s *yr = y0 + (batch * %d + out_y) * %lld;", q->yt, q->oh,
+            (long long)q->ow * q->co);
+    if (q->rows == 1) {
+        int ncopy = q->iw < q->bw - q->pl ? q->iw : q->bw - q->pl; /* input columns read */
+        cg_line(cg, 3, "for (int ky = 0; ky < %d; ky++) {", q->kh);
+        cg_line(cg, 4, "const int iy = out_y * %d - %d + ky * %d;", q->sh, q->pt, q->dh);
+        cg_line(cg, 4, "uint8_t *br = band + ky * %lld;", (long long)q->brow);
+        cg_line(cg, 4, "if (iy < 0 || iy >= %d) {", q->ih);
+        cg_line(cg, 5, "for (int i = 0; i < %lld; i++)", (long long)row);
+        cg_line(cg, 6, "br[i] = %d;", q->zxp);
+        cg_line(cg, 5, "continue;");
+        cg_line(cg, 4, "}");
+        cg_line(cg, 4, "const %s *src = xb + iy * %lld;", q->xt, (long long)q->iw * q->c);
+        if (q->pl > 0) {
+            cg_line(cg, 4, "for (int i = 0; i < %d; i++)", q->pl * q->c);
+            cg_line(cg, 5, "br[i] = %d;", q->zxp);
+        }
+        cg_line(cg, 4, "for (int i = 0; i < %d; i++)", ncopy * q->c);
+        cg_line(cg, 5, "br[%d + i] = (uint8_t)%s;", q->pl * q->c,
+                q->s8 ? "(src[i] ^ 0x80)" : "src[i]");
+        if (q->pl + ncopy < q->bw) {
+            cg_line(cg, 4, "for (int i = %d; i < %lld; i++)", (q->pl + ncopy) * q->c,
+                    (long long)row);
+            cg_line(cg, 5, "br[i] = %d;", q->zxp);
+        }
+        cg_line(cg, 3, "}");
+        cg_line(cg, 3, "const uint8_t *xr = band;");
+    } else {
+        cg_line(cg, 3, "const uint8_t *xr = (const uint8_t *)(xb + out_y * %lld);",
+                (long long)q->sh * q->iw * q->c);
+    }
+    if (nmain > 0) {
+        cg_line(cg, 3, "for (int out_x = 0; out_x < %d; out_x += %d) {", nmain * pm, pm);
+        emit_rcalls(cg, q, 4, pm, "out_x");
+        cg_line(cg, 3, "}");
+    }
+    if (rem > 0) {
+        cg_line(cg, 3, "{");
+        emit_rcalls(cg, q, 4, rem, cg_fmt(cg, "%d", nmain * pm));
+        cg_line(cg, 3, "}");
+    }
+    cg_line(cg, 2, "}");
+    cg_line(cg, 1, "}");
 }
 
 /* ---- the node function --------------------------------------------------------------- */
@@ -398,11 +695,18 @@ bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
         w->dtype != DT_INT8 || !dtype_is_int8ish(x->dtype) || !dtype_is_int8ish(y->dtype) ||
         (a->group > 1) || n->q.nmul < 1)
         return false;
-    for (int i = 0; i < w->q.n; i++)
-        if (w->q.zero_point[i] != 0)
-            return false; /* asymmetric weights: the portable kernel's sum(x) term */
     ConvGeo q;
     memset(&q, 0, sizeof q);
+    if (w->q.n != 1 && w->q.n != w->shape[0])
+        return false;
+    for (int i = 0; i < w->q.n; i++)
+        if (w->q.zero_point[i] != 0) { /* asymmetric weights: row mode's sum(x) term */
+            int32_t *zw = arena_calloc(cg->g->arena, (size_t)w->shape[0], sizeof(int32_t));
+            for (int64_t oc = 0; oc < w->shape[0]; oc++)
+                zw[oc] = w->q.zero_point[w->q.n == 1 ? 0 : oc];
+            q.zw = zw;
+            break;
+        }
     q.idx = (int)(n - cg->g->nodes);
     q.nb = (int)x->shape[0], q.ih = (int)x->shape[1], q.iw = (int)x->shape[2];
     q.c = (int)x->shape[3];
@@ -419,12 +723,17 @@ bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
     q.dh = a->dilation[0] > 0 ? (int)a->dilation[0] : 1;
     q.dw = a->dilation[1] > 0 ? (int)a->dilation[1] : 1;
     q.pt = (int)a->pad[0], q.pl = (int)a->pad[1];
+    bool padded = a->pad[0] || a->pad[1] || a->pad[2] || a->pad[3];
+    if (q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && !padded) {
+        /* pointwise: the image is one row of ih*iw pixels, so tiles run across row ends */
+        q.iw = q.ow = q.oh * q.ow;
+        q.ih = q.oh = 1;
+    }
     q.g4 = q.c / 4, q.ct = q.c % 4, q.gt = (q.c + 3) / 4;
     q.blocks = (q.co + 15) / 16, q.lanes = q.blocks * 16;
     q.s8 = x->dtype == DT_INT8;
     q.zxp = cg_zp(x) + (q.s8 ? 128 : 0);
     q.xt = dtype_ctype(x->dtype), q.yt = dtype_ctype(y->dtype);
-    bool padded = a->pad[0] || a->pad[1] || a->pad[2] || a->pad[3];
     q.tapz = padded && q.zxp != 0;
     q.xl = (q.pl + q.sw - 1) / q.sw;
     q.xr = 0;
@@ -439,8 +748,39 @@ bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
     int pm = tile_pixels(q.bmain);
     int nmain = (q.xr - q.xl) / pm, rem = (q.xr - q.xl) % pm;
 
+    if (cg->o->simd != CG_SIMD_NEON && q.dw == 1) {
+        q.rg = (q.kw * q.c + 3) / 4;
+        q.bw = (q.ow - 1) * q.sw + q.kw;
+        if (!padded && q.c % 4 == 0) {
+            q.rows = 2;
+            q.brow = (int64_t)q.dh * q.iw * q.c;
+        } else if ((int64_t)q.kh * ((int64_t)q.bw * q.c + 4) <= 32768) {
+            q.rows = 1; /* the band lives on the stack: 32 KiB at most */
+            q.brow = (int64_t)q.bw * q.c + 4;
+        }
+    }
+
+    if (q.zw && !q.rows)
+        return false; /* the tap-range tiles (NEON, dilated) have no sum(x) term */
+    if (q.zw) { /* 5 x 4 accumulators + 5 pixel sums + 4 weights + ones + broadcast */
+        int b = q.bmain, p = (32 - b - 2) / (b + 1);
+        pm = p < pm ? p : pm;
+    }
+
     fastk_runtime(cg);
-    fastk_quant(cg, n, q.lanes, q.co, &q.fq);
+    fastk_quant_acc(cg, n, q.lanes, q.co, conv_accmax(cg, n, &q), &q.fq);
+    if (q.zw) { /* row mode for every build: the rtiles have a portable body too */
+        emit_ztables(cg, n, &q);
+        int rp[2] = {q.ow >= pm ? pm : 0, q.ow % pm};
+        for (int i = 0; i < 2; i++)
+            if (rp[i] > 0) {
+                emit_rtile(cg, &q, rp[i], q.bmain);
+                if (q.btail)
+                    emit_rtile(cg, &q, rp[i], q.btail);
+            }
+        emit_rbody(cg, &q, pm);
+        return true;
+    }
     emit_tables(cg, n, &q);
     int ps[3] = {nmain > 0 ? pm : 0, rem, (q.xl > 0 || q.xr < q.ow) ? 1 : 0};
     for (int i = 0; i < 3; i++) {
@@ -452,6 +792,23 @@ bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
         emit_tile(cg, &q, ps[i], q.bmain);
         if (q.btail)
             emit_tile(cg, &q, ps[i], q.btail);
+    }
+    if (q.rows) {
+        int rp[2] = {q.ow >= pm ? pm : 0, q.ow % pm};
+        sb_puts(cg->helpers, "#if defined(QCC_FAST_VNNI)\n");
+        for (int i = 0; i < 2; i++)
+            if (rp[i] > 0) {
+                emit_rtile(cg, &q, rp[i], q.bmain);
+                if (q.btail)
+                    emit_rtile(cg, &q, rp[i], q.btail);
+            }
+        sb_puts(cg->helpers, "#endif\n");
+        sb_puts(cg->sb, "#if defined(QCC_FAST_VNNI)\n");
+        emit_rbody(cg, &q, pm);
+        sb_puts(cg->sb, "#else\n");
+        emit_body(cg, &q, pm, nmain, rem);
+        sb_puts(cg->sb, "#endif\n");
+        return true;
     }
     emit_body(cg, &q, pm, nmain, rem);
     return true;

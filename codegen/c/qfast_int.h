@@ -13,6 +13,7 @@ typedef struct FastQuant {
     int lanes;                  /* channels rounded up to 16 */
     int channels;               /* real output channels */
     const char *m0, *sh, *f;    /* names of the padded multiplier arrays (NULL if unused) */
+    const char *k;              /* exact double multipliers, when fastk_quant_bound proved them */
     const char *zy, *lo, *hi;   /* output zero point and clamp bounds (C literals) */
     const char *yt;             /* output element type ("uint8_t") */
 } FastQuant;
@@ -26,6 +27,17 @@ void fastk_packed(CGen *cg, int idx, const char *what, const int8_t *simd, int64
                   const int8_t *port, int64_t nport);
 /* Emit the padded m0/shift or float arrays of node n's multiplier 0 as n<idx>_fm0 ... */
 void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq);
+/* fastk_quant, and if accmax (per channel bound of |acc|, or NULL) keeps every |acc * m0|
+ * below 2^53 on x86: n<idx>_fk (m0 * 2^(shift-31) as doubles) for the VNNI epilogue, with
+ * the Q31 arrays compiled only for the portable path. */
+void fastk_quant_acc(CGen *cg, const Node *n, int lanes, int channels, const int64_t *accmax,
+                     FastQuant *fq);
+/* The AVX-512 epilogue in two steps: `name` = the requant constants of the 16 channels at
+ * bias + oc (once per block), then requantize+store accumulator `acc` (once per pixel). */
+void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
+                     const char *bias, const char *oc);
+void fastk_vnni_put(CGen *cg, int ind, const FastQuant *fq, const char *name, const char *acc,
+                    const char *dst, int valid);
 /* Requantize+store 16 lanes of accumulator expression `acc` (an __m512i) plus bias vector at
  * `bias` (int32 pointer expression), channel base `oc`, to `dst` (valid lanes `valid`):
  * the AVX-512 epilogue of one register. */
