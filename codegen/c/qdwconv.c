@@ -8,7 +8,10 @@
  * tap-major with the weight zero point subtracted, so no zw*sum(x) term remains:
  *   acc[c] = c3[c] + sum_t x[t][c] * (w[c][t] - zw[c])       (design sec. 3, exactly).
  * Bound: |x| <= 255 and |w - zw| <= 255, so |acc| <= |c3[c]| + taps * 65025 (checked below
- * against the double requantization's 2^53 limit; int32 safe for taps <= 2^15). */
+ * against the double requantization's 2^53 limit; int32 safe for taps <= 2^15).
+ * Where the compiler has AVX-512 VNNI + VBMI (QCC_DW_VNNI), nodes with KH <= 4 and int8-sized
+ * w - zw run the register-blocked row kernel n<idx>_dwrow instead (see "the AVX-512 VNNI row
+ * kernel" below); the per-pixel loop stays as the AVX2, NEON and portable path. */
 #include "cgen.h"
 #include "qneon.h"
 
@@ -62,7 +65,39 @@ static const char dw_rt_avx512[] =
     "    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps((float)(lo - zp))),\n"
     "                      _mm512_set1_ps((float)(hi - zp)));\n"
     "    return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(zp)));\n"
-    "}\n";
+    "}\n"
+    "/* the row kernels (n*_dwrow): vpdpbusd (QCC_DPBUSD) and vpermb */\n"
+    "#if defined(QCC_FAST_VNNI) && defined(__AVX512VBMI__)\n"
+    "#define QCC_DW_VNNI 1\n"
+    "/* qcc_requant_q31 of 16 lanes as int32: exact product, zero point fused (exact, checked\n"
+    " * per node), one rounding half to even; clamped after the conversion (|acc*M| < 2^30);\n"
+    " * sat: the clamp is the byte type's range, left to the saturating store */\n"
+    "QCC_RT_INLINE __m512i qcc_dw_rqv_fma(__m512i a, __m512d kl, __m512d kh, __m512d zp,\n"
+    "                                     __m512i lo, __m512i hi, int sat) {\n"
+    "    __m512d l = _mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(a)), kl, zp);\n"
+    "    __m512d h = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1));\n"
+    "    h = _mm512_fmadd_pd(h, kh, zp);\n"
+    "    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(l)),\n"
+    "                                   _mm512_cvtpd_epi32(h), 1);\n"
+    "    return sat ? v : _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);\n"
+    "}\n"
+    "/* the same with the zero point added after the conversion (fma not exact) */\n"
+    "QCC_RT_INLINE __m512i qcc_dw_rqv_mul(__m512i a, __m512d kl, __m512d kh, __m512i zp,\n"
+    "                                     __m512i lo, __m512i hi, int sat) {\n"
+    "    __m512d l = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(a)), kl);\n"
+    "    __m512d h = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1)), kh);\n"
+    "    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(l)),\n"
+    "                                   _mm512_cvtpd_epi32(h), 1);\n"
+    "    v = _mm512_add_epi32(v, zp);\n"
+    "    return sat ? v : _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);\n"
+    "}\n"
+    "/* qcc_requant_f of 16 lanes as int32 */\n"
+    "QCC_RT_INLINE __m512i qcc_dw_rqv_f(__m512i a, __m512 f, __m512i zp, __m512 lo, __m512 hi) {\n"
+    "    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), f);\n"
+    "    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);\n"
+    "    return _mm512_add_epi32(_mm512_cvtps_epi32(v), zp);\n"
+    "}\n"
+    "#endif\n";
 
 static const char dw_rt_avx2[] =
     "#elif !defined(QCC_NO_SIMD) && defined(__AVX2__)\n"
@@ -111,7 +146,7 @@ static const char dw_rt_avx2[] =
 #define DW_MARK "#define QCC_DW_AVX512 1" /* present in helpers once dw_rt_* are */
 
 typedef struct DwConv {
-    int64_t C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW; /* shapes and attributes */
+    int64_t N, C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW; /* shapes and attributes */
     int taps;                   /* KH * KW */
     int idx;                    /* node index (array names n<idx>_dw...) */
     const char *xt, *yt;        /* element types */
@@ -143,7 +178,7 @@ static void put_array(CGen *cg, const char *type, const char *name, int64_t coun
 /* The packed arrays of node n: weights (w - zw) tap-major as int16 (portable) and as 32-bit
  * lanes (SIMD), c3, the zx row, and the SIMD requant factors. False if the double requant
  * would not be exact (the caller then leaves the node to the portable loop). */
-static bool pack(CGen *cg, const Node *n, const DwConv *k) {
+static bool pack(CGen *cg, const Node *n, const DwConv *k, bool fast) {
     const Tensor *w = cg_tin(cg, n, 1), *x = cg_tin(cg, n, 0);
     Arena *a = cg->g->arena;
     int64_t C = k->C, T = k->taps;
@@ -174,6 +209,8 @@ static bool pack(CGen *cg, const Node *n, const DwConv *k) {
             rk[c] = m->f[mi];
         }
     }
+    if (fast) /* the VNNI row kernel reads none of these */
+        sb_puts(cg->helpers, "#if !defined(QCC_DW_VNNI)\n");
     put_array(cg, "int16_t", cg_fmt(cg, "n%d_dw16", k->idx), T * C, w16, NULL, false);
     put_array(cg, "int32_t", cg_fmt(cg, "n%d_dwb", k->idx), C, bias, NULL, false);
     put_array(cg, k->xt, cg_fmt(cg, "n%d_dwz", k->idx), C, zrow, NULL, false);
@@ -182,6 +219,8 @@ static bool pack(CGen *cg, const Node *n, const DwConv *k) {
     put_array(cg, k->fixed ? "double" : "float", cg_fmt(cg, "n%d_dwk", k->idx), C, NULL, rk,
               !k->fixed);
     sb_puts(cg->helpers, "#endif\n");
+    if (fast)
+        sb_puts(cg->helpers, "#endif\n");
     return true;
 }
 
@@ -227,6 +266,320 @@ static void put_pixel(CGen *cg, const Node *n, const DwConv *k, int ind) {
     cg_line(cg, ind, "}");
 }
 
+/* ---- the AVX-512 VNNI row kernel (QCC_DW_VNNI) ----
+ * One call computes a whole output row. Per 16-channel block, a "column vector" Q of input
+ * column j packs, in each 32-bit lane c, the bytes of the KH (<= 4) input rows at channel c
+ * (one 3-row load + 2 inserts + a vpermb), so one vpdpbusd against (w[c][0..KH-1][kx]) adds
+ * the whole kernel column kx of channel c: 3 vpdpbusd per output pixel for 3x3, and each Q
+ * serves the KW outputs that read column j (register-blocked, up to DW_P pixels).
+ * vpdpbusd is u8 x s8: int8 activations are flipped to u8 (x ^ 0x80 = x + 128) and
+ * -128 * sum(w) is folded into the bias; weights w - zw must fit int8 (checked).
+ * Borders without tests in the loop: an input row outside the image gets weight 0 in a
+ * per-row "pattern" copy of the weights (its pointer aims at any real row) and zx * w in that
+ * pattern's bias; an input column outside the image (known at compile time: border chunks
+ * are emitted with constant positions) reads Q = all zx. The result is the portable
+ * kernel's acc exactly (same integer; wraparound in between cancels), so the requant is the
+ * same exact-double form as qcc_dw_rq16, with the zero point fused into the fma when that
+ * sum is exact too, and the clamp after the conversion when |acc * M| < 2^30 (checked). */
+#define DW_P 8 /* output pixels per register block (8 accumulators + 3 weights + Q + consts) */
+
+typedef struct DwFast {
+    int rows;                   /* KH: input rows packed per Q lane (<= 4) */
+    int npat;                   /* distinct row-validity patterns */
+    int pm[16];                 /* row-validity mask -> pattern index */
+    int nbf;                    /* full 16-channel blocks */
+    int rem;                    /* channels of the last, partial block (0: none) */
+    bool fma;                   /* zero point fused into the fma (exact) */
+    int zxu;                    /* zx as the u8 byte Q holds (flipped for int8) */
+} DwFast;
+
+static int dw_row_mask(const DwConv *k, int64_t oy) {
+    int mask = 0;
+    for (int r = 0; r < (int)k->KH; r++) {
+        int64_t iy = oy * k->SH - k->PT + r * k->DH;
+        mask |= (iy >= 0 && iy < k->H) << r;
+    }
+    return mask;
+}
+
+/* Eligibility, then the VNNI arrays (weights and bias per row pattern, requant factors). */
+static bool fast_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
+    const Tensor *w = cg_tin(cg, n, 1), *x = cg_tin(cg, n, 0);
+    if (cg->o->simd == CG_SIMD_NEON || k->KH > 4 || k->KW > 16)
+        return false;
+    memset(f, 0, sizeof *f);
+    f->rows = (int)k->KH;
+    f->nbf = (int)(k->C / 16);
+    f->rem = (int)(k->C % 16);
+    int nb = f->nbf + (f->rem > 0), KW = (int)k->KW, T = k->taps;
+    int32_t zx = cg_zp(x);
+    f->zxu = k->xs ? zx + 128 : zx;
+    int seen[16];
+    for (int i = 0; i < 16; i++)
+        seen[i] = -1;
+    for (int64_t oy = 0; oy < k->OH; oy++) {
+        int m = dw_row_mask(k, oy);
+        if (seen[m] < 0)
+            seen[m] = f->npat++;
+        f->pm[m] = seen[m];
+    }
+    Arena *a = cg->g->arena;
+    int8_t *wv = arena_calloc(a, (size_t)f->npat * (size_t)nb * (size_t)KW * 64, 1);
+    int32_t *bv = arena_calloc(a, (size_t)f->npat * (size_t)nb * 16, sizeof(int32_t));
+    double *kd = arena_calloc(a, (size_t)nb * 16, sizeof(double));
+    const Multiplier *m = &n->q.mul[0];
+    f->fma = true;
+    for (int64_t c = 0; c < k->C; c++) {
+        int32_t zw = w->q.n > 1 ? w->q.zero_point[c] : w->q.n == 1 ? w->q.zero_point[0] : 0;
+        int64_t c3 = n->q.nbias > 1 ? n->q.c3[c] : n->q.nbias == 1 ? n->q.c3[0] : 0;
+        double bound = fabs((double)c3);
+        for (int t = 0; t < T; t++) {
+            int64_t v = tensor_get_i(w, c * T + t) - zw;
+            if (v < -128 || v > 127)
+                return false; /* vpdpbusd's signed operand is one byte */
+            bound += 255.0 * (double)llabs(v);
+        }
+        int mi = m->n > 1 ? (int)c : 0;
+        if (k->fixed) {
+            double rk = ldexp((double)m->m0[mi], m->shift[mi] - 31);
+            double zpart = 255.0 * ldexp(1.0, 31 - m->shift[mi]);
+            if (bound * rk >= 1073741824.0 || /* 2^30: the int32 clamp after conversion */
+                bound * (double)m->m0[mi] >= 9007199254740992.0) /* 2^53: pack()'s bound */
+                return false;
+            if (bound * (double)m->m0[mi] + zpart >= 9007199254740992.0) /* 2^53 */
+                f->fma = false;
+            kd[c] = rk;
+        } else {
+            kd[c] = m->f[mi];
+        }
+        for (int p = 0; p < 16; p++) {
+            int mask = -1;
+            for (int i = 0; i < 16; i++)
+                if (seen[i] == p)
+                    mask = i;
+            if (mask < 0)
+                continue;
+            int64_t b = c3;
+            for (int t = 0; t < T; t++) {
+                int r = t / KW, kx = t % KW;
+                int64_t v = tensor_get_i(w, c * T + t) - zw;
+                if (mask >> r & 1) {
+                    b -= k->xs ? 128 * v : 0;
+                    wv[((((int64_t)p * nb + c / 16) * KW + kx) * 16 + c % 16) * 4 + r] =
+                        (int8_t)v;
+                } else {
+                    b += (int64_t)zx * v;
+                }
+            }
+            /* modulo 2^32 like vpdpbusd's adds: the final acc is exact (it fits int32) */
+            bv[((int64_t)p * nb) * 16 + c] = (int32_t)(uint32_t)b;
+        }
+    }
+    sb_puts(cg->helpers, "#if defined(QCC_DW_VNNI)\n");
+    cg_byte_array(cg->helpers, cg_fmt(cg, "n%d_dwwv", k->idx), wv,
+                  (int64_t)f->npat * nb * KW * 64, true);
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_dwbv", k->idx), bv, f->npat * nb * 16);
+    put_array(cg, k->fixed ? "double" : "float", cg_fmt(cg, "n%d_dwkv", k->idx), nb * 16, NULL,
+              kd, !k->fixed);
+    int32_t pm[16];
+    for (int i = 0; i < 16; i++)
+        pm[i] = f->pm[i];
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_dwpm", k->idx), pm, 1 << f->rows);
+    sb_puts(cg->helpers, "#endif\n");
+    return true;
+}
+
+/* Q of input column offset `off` (a C expression, bytes from the row pointers). */
+static const char *fast_q(CGen *cg, const DwConv *k, const DwFast *f, bool masked,
+                          const char *off) {
+    const char *v = NULL;
+    for (int r = 0; r < f->rows; r++) {
+        const char *ld = masked ? cg_fmt(cg, "_mm_maskz_loadu_epi8(mk, r%d + (%s))", r, off)
+                                : cg_fmt(cg, "_mm_loadu_si128((const __m128i *)(const void *)"
+                                         "(r%d + (%s)))", r, off);
+        v = r == 0 ? cg_fmt(cg, "_mm512_zextsi128_si512(%s)", ld)
+                   : cg_fmt(cg, "_mm512_inserti32x4(%s, %s, %d)", v, ld, r);
+    }
+    v = cg_fmt(cg, "_mm512_permutexvar_epi8(perm, %s)", v);
+    return k->xs ? cg_fmt(cg, "_mm512_xor_si512(%s, flip)", v) : v;
+}
+
+/* np output pixels from ox (compile-time ox0 >= 0, or the loop variable `ox` when -1, then
+ * every column is inside the input). */
+static void fast_chunk(CGen *cg, const DwConv *k, const DwFast *f, int ind, int64_t ox0, int np,
+                       bool masked) {
+    long long C = (long long)k->C;
+    cg_line(cg, ind, "{ /* output pixels %s .. +%d */",
+            ox0 < 0 ? "ox" : cg_fmt(cg, "%lld", (long long)ox0), np - 1);
+    if (ox0 < 0)
+        cg_line(cg, ind + 1, "const long o = ((long)ox * %lld - %lld) * %lld + c0;",
+                (long long)k->SW, (long long)k->PL, C);
+    else
+        cg_line(cg, ind + 1, "const long o = %lldL + c0;",
+                (long long)((ox0 * k->SW - k->PL) * k->C));
+    for (int p = 0; p < np; p++)
+        cg_line(cg, ind + 1, "__m512i a%d = bias;", p);
+    int64_t span = (int64_t)(np - 1) * k->SW + (k->KW - 1) * k->DW + 1;
+    for (int64_t j = 0; j < span; j++) {
+        int uses = 0;
+        for (int p = 0; p < np; p++)
+            for (int kx = 0; kx < (int)k->KW; kx++)
+                uses += p * k->SW + kx * k->DW == j;
+        if (!uses)
+            continue;
+        int64_t col = ox0 * k->SW - k->PL + j;
+        bool in = ox0 < 0 || (col >= 0 && col < k->W);
+        cg_line(cg, ind + 1, "{");
+        cg_line(cg, ind + 2, "const __m512i q = %s;",
+                in ? fast_q(cg, k, f, masked, cg_fmt(cg, "o + %lld", (long long)(j * C))) : "qz");
+        for (int p = 0; p < np; p++)
+            for (int kx = 0; kx < (int)k->KW; kx++)
+                if (p * k->SW + kx * k->DW == j)
+                    cg_line(cg, ind + 2, "QCC_DPBUSD(a%d, q, w%d);", p, kx);
+        cg_line(cg, ind + 1, "}");
+    }
+    /* a clamp to the whole byte range is the saturating store's (vpmovsdb; vpmovusdb once
+     * negatives are 0) */
+    bool full = k->fixed && ((!k->yu && !strcmp(k->lo, "-128") && !strcmp(k->hi, "127")) ||
+                             (k->yu && !strcmp(k->hi, "255")));
+    const char *rq = !k->fixed ? "qcc_dw_rqv_f(a%d, kf, zp32, flo, fhi)"
+                     : f->fma  ? "qcc_dw_rqv_fma(a%d, kl, kh, zpd, vlo, vhi, %d)"
+                               : "qcc_dw_rqv_mul(a%d, kl, kh, zp32, vlo, vhi, %d)";
+    const char *st = !full ? "" : k->yu ? "us" : "s";
+    const char *ox = ox0 < 0 ? "ox" : cg_fmt(cg, "%lld", (long long)ox0);
+    for (int p = 0; p < np; p++) {
+        const char *v = cg_fmt(cg, rq, p, full);
+        if (full && k->yu) /* lo >= 0: max with lo, then the unsigned saturation is min 255 */
+            v = cg_fmt(cg, "_mm512_max_epi32(%s, vlo)", v);
+        cg_line(cg, ind + 1, "_mm512_mask_cvt%sepi32_storeu_epi8(y + (%s + %d) * %lld + c0, %s, "
+                "%s);", st, ox, p, C, masked ? "mk" : "(__mmask16)0xffff", v);
+    }
+    cg_line(cg, ind, "}");
+}
+
+/* Compile-time chunks covering output columns [x0, x1), at most DW_P pixels each. */
+static void fast_const_chunks(CGen *cg, const DwConv *k, const DwFast *f, int ind, int64_t x0,
+                              int64_t x1, bool masked) {
+    for (int64_t ox = x0; ox < x1; ox += DW_P)
+        fast_chunk(cg, k, f, ind, ox, (int)(x1 - ox < DW_P ? x1 - ox : DW_P), masked);
+}
+
+/* One 16-channel block of the row: weights, bias and factors into registers, then the
+ * output columns: border chunks at constant positions, the interior in a loop. */
+static void fast_block(CGen *cg, const DwConv *k, const DwFast *f, int ind, bool masked) {
+    int id = k->idx;
+    for (int kx = 0; kx < (int)k->KW; kx++)
+        cg_line(cg, ind, "const __m512i w%d = _mm512_loadu_si512((const void *)(wp + c0 * %d + "
+                "%d));", kx, (int)k->KW * 4, kx * 64);
+    cg_line(cg, ind, "const __m512i bias = _mm512_loadu_si512((const void *)(bp + c0));");
+    if (k->fixed)
+        cg_line(cg, ind, "const __m512d kl = _mm512_loadu_pd(n%d_dwkv + c0), kh = "
+                "_mm512_loadu_pd(n%d_dwkv + c0 + 8);", id, id);
+    else
+        cg_line(cg, ind, "const __m512 kf = _mm512_loadu_ps(n%d_dwkv + c0);", id);
+    /* interior: every column of every tap inside the input */
+    int64_t xl = 0, xh = k->OW;
+    while (xl < k->OW && xl * k->SW - k->PL < 0)
+        xl++;
+    while (xh > xl && (xh - 1) * k->SW - k->PL + (k->KW - 1) * k->DW >= k->W)
+        xh--;
+    int64_t nloop = (xh - xl) / DW_P;
+    if (nloop < 1) {
+        fast_const_chunks(cg, k, f, ind, 0, k->OW, masked);
+        return;
+    }
+    fast_const_chunks(cg, k, f, ind, 0, xl, masked);
+    cg_line(cg, ind, "for (int ox = %lld; ox < %lld; ox += %d)", (long long)xl,
+            (long long)(xl + nloop * DW_P), DW_P);
+    fast_chunk(cg, k, f, ind + 1, -1, DW_P, masked);
+    fast_const_chunks(cg, k, f, ind, xl + nloop * DW_P, k->OW, masked);
+}
+
+/* n<idx>_dwrow: one output row from the KH input rows r0.. (any real row where outside the
+ * image; the pattern's weights ignore it), pattern weights wp and bias bp. */
+static void fast_row_fn(CGen *cg, const DwConv *k, const DwFast *f) {
+    CGen sub = *cg;
+    sub.sb = cg->helpers;
+    CGen *s = &sub;
+    sb_puts(s->sb, "#if defined(QCC_DW_VNNI)\n");
+    const char *args = "";
+    for (int r = 0; r < f->rows; r++)
+        args = cg_fmt(cg, "%sconst %s *r%d, ", args, k->xt, r);
+    cg_line(s, 0, "/* node %d: one output row of the depthwise conv (VNNI, %d rows per lane) */",
+            k->idx, f->rows);
+    cg_line(s, 0, "QCC_TILE void n%d_dwrow(%sconst int8_t *wp, const int32_t *bp, %s *y) {",
+            k->idx, args, k->yt);
+    const char *perm = "";
+    for (int i = 0; i < 64; i++)
+        perm = cg_fmt(cg, "%s%s%d", perm, i ? "," : "", (i % 4 < f->rows ? i % 4 : 0) * 16 + i / 4);
+    cg_line(s, 1, "/* byte 4c + r of Q = byte c of row r */");
+    cg_line(s, 1, "static const uint8_t perm_b[64] = {%s};", perm);
+    cg_line(s, 1, "const __m512i perm = _mm512_loadu_si512((const void *)perm_b);");
+    cg_line(s, 1, "const __m512i qz = _mm512_set1_epi8((char)%d); /* a column of zx */",
+            f->zxu > 127 ? f->zxu - 256 : f->zxu);
+    cg_line(s, 1, "(void)qz; /* unused without horizontal padding */");
+    if (k->xs)
+        cg_line(s, 1, "const __m512i flip = _mm512_set1_epi8((char)-128); /* int8 -> u8 + 128 */");
+    if (k->fixed && f->fma)
+        cg_line(s, 1, "const __m512d zpd = _mm512_set1_pd(%s.0);", k->zy);
+    else
+        cg_line(s, 1, "const __m512i zp32 = _mm512_set1_epi32(%s);", k->zy);
+    if (k->fixed)
+        cg_line(s, 1, "const __m512i vlo = _mm512_set1_epi32(%s), vhi = _mm512_set1_epi32(%s);",
+                k->lo, k->hi);
+    else
+        cg_line(s, 1, "const __m512 flo = _mm512_set1_ps((float)(%s - %s)), fhi = "
+                "_mm512_set1_ps((float)(%s - %s));", k->lo, k->zy, k->hi, k->zy);
+    if (f->nbf > 0) {
+        cg_line(s, 1, "for (int c0 = 0; c0 < %d; c0 += 16) {", f->nbf * 16);
+        fast_block(s, k, f, 2, false);
+        cg_line(s, 1, "}");
+    }
+    if (f->rem > 0) {
+        cg_line(s, 1, "{ /* the last %d channel(s) */", f->rem);
+        cg_line(s, 2, "const int c0 = %d;", f->nbf * 16);
+        cg_line(s, 2, "const __mmask16 mk = (__mmask16)0x%x;", (1u << f->rem) - 1u);
+        fast_block(s, k, f, 2, true);
+        cg_line(s, 1, "}");
+    }
+    cg_line(s, 0, "}");
+    sb_puts(s->sb, "#endif\n");
+}
+
+/* The node body's VNNI branch: per output row, its input rows and pattern, then the row. */
+static void fast_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *f) {
+    long long rowx = (long long)(k->W * k->C);
+    int nb = f->nbf + (f->rem > 0);
+    cg_line(cg, 1, "/* NHWC depthwise %lldx%lld, VNNI rows (n%d_dwrow); taps outside the input "
+            "count zx (the real 0) */", (long long)k->KH, (long long)k->KW, k->idx);
+    if (n->q.mul[0].n == 1) /* per-tensor: cg_requant spells literals, no arrays */
+        ;
+    else if (k->fixed) /* the multiplier arrays only the other branch reads */
+        cg_line(cg, 1, "(void)%s; (void)%s;", cg_node_array(cg, n, "m0_0"),
+                cg_node_array(cg, n, "shift_0"));
+    else
+        cg_line(cg, 1, "(void)%s;", cg_node_array(cg, n, "f_0"));
+    cg_line(cg, 1, "for (int batch = 0; batch < %lld; batch++) {", (long long)k->N);
+    cg_line(cg, 2, "const %s *xb = %s + batch * %lld;", k->xt, cg_in(cg, n, 0),
+            (long long)(k->H * k->W * k->C));
+    cg_line(cg, 2, "%s *yb = %s + batch * %lld;", k->yt, cg_out(cg, n, 0),
+            (long long)(k->OH * k->OW * k->C));
+    cg_line(cg, 2, "for (int out_y = 0; out_y < %lld; out_y++) {", (long long)k->OH);
+    const char *args = "", *mask = "";
+    for (int r = 0; r < f->rows; r++) {
+        cg_line(cg, 3, "const int iy%d = out_y * %lld - %lld, v%d = iy%d >= 0 && iy%d < %lld;", r,
+                (long long)k->SH, (long long)(k->PT - r * k->DH), r, r, r, (long long)k->H);
+        args = cg_fmt(cg, "%sxb + (v%d ? iy%d : 0) * %lld, ", args, r, r, rowx);
+        mask = cg_fmt(cg, "%s%sv%d << %d", mask, r ? " | " : "", r, r);
+    }
+    cg_line(cg, 3, "const int pat = n%d_dwpm[%s];", k->idx, mask);
+    cg_line(cg, 3, "n%d_dwrow(%sn%d_dwwv + pat * %d, n%d_dwbv + pat * %d, yb + out_y * %lld);",
+            k->idx, args, k->idx, nb * (int)k->KW * 64, k->idx, nb * 16,
+            (long long)(k->OW * k->C));
+    cg_line(cg, 2, "}");
+    cg_line(cg, 1, "}");
+}
+
 bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n) {
     const Tensor *x = cg_tin(cg, n, 0), *w = cg_tin(cg, n, 1), *y = cg_tout(cg, n, 0);
     const ConvAttr *a = &n->a.conv;
@@ -234,7 +587,8 @@ bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n) {
         w->shape[1] != 1 || n->q.nmul < 1 || x->shape[3] != y->shape[3] ||
         w->shape[2] * w->shape[3] > 64)
         return false;
-    DwConv k = {.C = x->shape[3], .H = x->shape[1], .W = x->shape[2], .OH = y->shape[1],
+    DwConv k = {.N = x->shape[0], .C = x->shape[3], .H = x->shape[1], .W = x->shape[2],
+                .OH = y->shape[1],
                 .OW = y->shape[2], .KH = w->shape[2], .KW = w->shape[3], .SH = a->stride[0],
                 .SW = a->stride[1], .PT = a->pad[0], .PL = a->pad[1], .DH = a->dilation[0],
                 .DW = a->dilation[1]};
@@ -248,13 +602,21 @@ bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n) {
     k.lo = cg_i32(cg, n->q.act_min);
     k.hi = cg_i32(cg, n->q.act_max);
     k.fixed = cg->o->requant != REQUANT_FLOAT;
-    if (!cg->helpers->data || !strstr(cg->helpers->data, DW_MARK))
-    {
+    if (!cg->helpers->data || !strstr(cg->helpers->data, DW_MARK)) {
+        fastk_runtime(cg); /* QCC_FAST_VNNI, QCC_DPBUSD, QCC_TILE */
         sb_puts(cg->helpers, dw_rt_avx512);
         sb_puts(cg->helpers, dw_rt_avx2);
     }
-    if (!pack(cg, n, &k))
+    DwFast f;
+    bool fast = fast_pack(cg, n, &k, &f);
+    if (!pack(cg, n, &k, fast))
         return false;
+    if (fast) {
+        fast_row_fn(cg, &k, &f);
+        sb_puts(cg->sb, "#if defined(QCC_DW_VNNI)\n");
+        fast_body(cg, n, &k, &f);
+        sb_puts(cg->sb, "#else\n");
+    }
     /* Interior output columns: every tap inside the input. */
     int64_t x_lo = 0, x_hi = k.OW;
     while (x_lo < k.OW && x_lo * k.SW - k.PL < 0)
@@ -301,5 +663,7 @@ bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n) {
     cg_line(cg, 3, "}");
     cg_line(cg, 2, "}");
     cg_line(cg, 1, "}");
+    if (fast)
+        sb_puts(cg->sb, "#endif\n");
     return true;
 }
