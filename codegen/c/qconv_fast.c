@@ -4,13 +4,15 @@
  * packed weights, c3 and padding tables, and "tile" functions computing P output pixels x B
  * blocks of 16 output channels; the node function walks rows and calls the tiles.
  * Two bodies per tile, one compiled: AVX-512 VNNI (vpdpbusd, weights [block][ky][kx][ic/4]
- * [16 lanes][4]) and portable C (weights OHWI, 2 pixels x 4 channels of contiguous u8 x s8
- * dot products, which gcc -O3 turns into vpdpbusd/vpmaddwd itself).
+ * [16 lanes][4]) and portable C (weights OHWI rows padded to 32 bytes; each pixel's
+ * receptive field gathered into a stack buffer, then 2 pixels x 8 channels of u8 x s8 dot
+ * products over all kh*kw*c bytes, which gcc -O3 turns into vpdpbusd/vpmaddwd itself).
  *
  * Arithmetic (design sec. 3): int8 inputs are read as x ^ 0x80 = x + 128 (uint8), so the
  * u8 x s8 dot-product instructions apply; c3p = c3 - 128 * sum(w) restores the int8 sum and
  * padding reads zx + 128. A tap outside the input is skipped and its zx' * sum_ic w added
- * through a per-row/pixel bias, so the interior loop never tests bounds. The sums are the
+ * through a per-row/pixel bias, so the interior loop never tests bounds (the portable body
+ * instead gathers zx + 128 for such taps and uses c3p alone: same sum). The sums are the
  * same integers as the portable NCHW kernel's acc + c3, hence bit-identical outputs.
  * Bound: |u8 * s8| <= 255 * 128 and K <= 2^16 taps (checked by the passes) keep int32 exact;
  * vpdpbusd adds the four products of a group without intermediate saturation. */
@@ -46,9 +48,41 @@ static int tile_pixels(int b) {
     return b >= 4 ? 5 : b == 3 ? 7 : 10;
 }
 
+/* K padded to a multiple of 32 (zero weights, zero gathered bytes): the vectorised dot loop
+ * then has no scalar remainder (64-byte body, at most one 32-byte epilogue). */
+static int port_kpad(const ConvGeo *q) {
+    int k = q->kh * q->kw * q->c;
+    return (k + 31) / 32 * 32;
+}
+
 static const char *tile_name(CGen *cg, const ConvGeo *q, int p, int b) {
     return cg_fmt(cg, "n%d_tile_%dx%d", q->idx, p, b);
 }
+
+/* The portable epilogue's Q31 requantization: qcc_requant_q31 (runtime_min) restated without
+ * branches, in operations gcc and clang vectorise (64-bit multiply, per-lane variable
+ * shifts of a vector, compares as selects), so a loop over a tile's channels becomes SIMD.
+ * Same integers: with s = 31 - shift in [1, 62] and t = |x*m0| >> (s-1), the quotient is
+ * t >> 1 and rounding half to even adds 1 iff the half bit (t & 1) is set and either a bit
+ * below it (t << (s-1) != |x*m0|) or the quotient's low bit is; then the int32 saturation,
+ * + zp and the clamp, as there. (Checked against qcc_requant_q31 on 2e8 random and edge
+ * inputs, all equal.) */
+static const char port_rq_text[] =
+    "/* qcc_requant_q31 without branches, vectorisable (qconv_fast.c); same integers */\n"
+    "QCC_RT_INLINE int32_t qcc_port_rq31(int32_t acc, int32_t m0, int32_t shift, int32_t zp,\n"
+    "                                    int32_t lo, int32_t hi) {\n"
+    "    const int64_t prod = (int64_t)acc * m0;\n"
+    "    const int64_t s1 = 30 - (int64_t)shift; /* rounding shift - 1, in [0, 61] */\n"
+    "    const int64_t neg = prod >> 63;\n"
+    "    const uint64_t mag = (uint64_t)((prod ^ neg) - neg);\n"
+    "    const uint64_t t = mag >> s1; /* quotient << 1 | half bit */\n"
+    "    const uint64_t below = (t << s1) != mag;\n"
+    "    const uint64_t q = (t >> 1) + (t & (below | (t >> 1)) & 1u);\n"
+    "    int64_t r = (int64_t)((q ^ (uint64_t)neg) - (uint64_t)neg);\n"
+    "    r = r < INT32_MIN ? INT32_MIN : r > INT32_MAX ? INT32_MAX : r;\n"
+    "    r += zp;\n"
+    "    return (int32_t)(r < lo ? lo : r > hi ? hi : r);\n"
+    "}\n";
 
 /* ---- packed constants --------------------------------------------------------------------- */
 
@@ -57,13 +91,13 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
     const int8_t *wd = w->data;
     Arena *a = cg->g->arena;
     int taps = q->kh * q->kw;
-    int64_t per_oc = (int64_t)taps * q->c;
     /* VNNI order: [block][ky][kx][group][lane][4], channels past c and co are zero. */
     int64_t nv = (int64_t)q->blocks * taps * q->gt * 64;
     int8_t *wv = arena_alloc(a, (size_t)nv);
-    /* portable order: OHWI, rows past co zero */
-    int64_t np = (int64_t)q->lanes * per_oc;
-    int8_t *wp = arena_alloc(a, (size_t)np);
+    /* portable order: OHWI rows of port_kpad bytes, rows past co and bytes past K zero */
+    int64_t kp = port_kpad(q);
+    int64_t np = (int64_t)q->lanes * kp;
+    int8_t *wp = arena_calloc(a, (size_t)np, 1);
     int32_t *c3p = arena_calloc(a, (size_t)q->lanes, sizeof(int32_t));
     int32_t *tz = arena_calloc(a, (size_t)(taps * q->lanes), sizeof(int32_t));
     for (int oc = 0; oc < q->co; oc++) {
@@ -75,7 +109,7 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
                 tz[t * q->lanes + oc] += v;
                 wv[((((int64_t)(oc / 16) * taps + t) * q->gt + ic / 4) * 16 + oc % 16) * 4 +
                    ic % 4] = v;
-                wp[(int64_t)oc * per_oc + (int64_t)t * q->c + ic] = v;
+                wp[(int64_t)oc * kp + (int64_t)t * q->c + ic] = v;
             }
         int32_t c3 = n->q.nbias > 0 ? n->q.c3[n->q.nbias > 1 ? oc : 0] : 0;
         c3p[oc] = (int32_t)(c3 - (q->s8 ? 128 * wsum : 0));
@@ -96,6 +130,8 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
               q->idx, q->s8 ? " - 128*sum(w) (int8 input read as x+128)" : "");
     bool neon = cg->o->simd == CG_SIMD_NEON; /* NEON (qneon.c): SDOT needs weight sums */
     fastk_packed(cg, q->idx, "w", wv, nv, wp, np);
+    if (!q->fq.f && (!cg->helpers->data || !strstr(cg->helpers->data, "qcc_port_rq31(int32_t")))
+        sb_puts(cg->helpers, port_rq_text); /* once per file, before the first tile */
     cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_c3p", q->idx), c3p, q->lanes);
     if (neon) /* NEON: per-tap weight sums restoring sum(u*w) from SDOT's sum((u-128)*w) */
         neon_conv_wsum(cg, q->idx, wv, taps, q->gt, q->blocks);
@@ -240,97 +276,177 @@ static void tile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
     }
 }
 
-/* One reduction run of `len` (a C expression) bytes for np pixels x 4 channels into
- * per-run partial sums b<i><j>, then added to a<i><j>. The loop is what gcc's vectoriser
- * recognises as a widening dot product (u8 x s8 -> int32, vpdpbusd / vpmaddwd): fresh
- * accumulators, one index, four separate weight pointers, no other state in the body. */
-static void tile_portable_run(CGen *cg, int ind, const ConvGeo *q, int np, const char *len) {
+/* Portable path: receptive fields gathered into a stack buffer (im2col of the tile's
+ * pixels only), then dot products over all K = kh*kw*c bytes at once. */
+
+/* A 1x1 kernel whose c is a multiple of 32 reads its pixels in place (int8 turned into
+ * uint8 in the dot loop): nothing to gather unless a tap falls into the padding. */
+static bool port_direct(const ConvGeo *q) {
+    return q->kh == 1 && q->kw == 1 && q->c % 32 == 0;
+}
+
+/* Fill col[0..np) with the receptive fields of pixels p .. p+np-1 in the uint8 domain
+ * (x ^ 0x80 for int8 input): taps outside [ky0,ky1) x [kx0,kx1) read the padding value zxp,
+ * so every pixel, border or not, is one run of K bytes and the plain c3p bias applies. */
+static void port_gather(CGen *cg, int ind, const ConvGeo *q, int np, const char *p) {
+    int run = q->kw * q->c;
+    /* port_direct: the dot loop turns int8 to uint8 itself, so the buffer keeps raw bytes */
+    bool raw = port_direct(q) && q->s8;
+    const char *x80 = q->s8 && !raw ? " ^ 0x80u" : "";
+    int pad = raw ? q->zxp ^ 0x80 : q->zxp;
+    cg_line(cg, ind, "for (int i = 0; i < %d; i++) {", np);
+    cg_line(cg, ind + 1, "const int ixp = ix0 + (%s + i) * %d;", p, q->sw);
+    cg_line(cg, ind + 1, "for (int ky = 0; ky < %d; ky++) {", q->kh);
+    cg_line(cg, ind + 2, "uint8_t *d = col[i] + ky * %d;", run);
+    cg_line(cg, ind + 2, "if (ky < ky0 || ky >= ky1) {");
+    cg_line(cg, ind + 3, "for (int k = 0; k < %d; k++)", run);
+    cg_line(cg, ind + 4, "d[k] = %d;", pad);
+    cg_line(cg, ind + 3, "continue;");
+    cg_line(cg, ind + 2, "}");
+    cg_line(cg, ind + 2, "const uint8_t *s = xb + (iy0 + ky * %d) * %lld;", q->dh,
+            (long long)q->iw * q->c);
+    if (q->dw == 1) { /* a full row of taps is one contiguous run of the input */
+        cg_line(cg, ind + 2, "if (kx0 == 0 && kx1 == %d) {", q->kw);
+        cg_line(cg, ind + 3, "s += ixp * %d;", q->c);
+        cg_line(cg, ind + 3, "for (int k = 0; k < %d; k++)", run);
+        cg_line(cg, ind + 4, "d[k] = (uint8_t)(s[k]%s);", x80);
+        cg_line(cg, ind + 3, "continue;");
+        cg_line(cg, ind + 2, "}");
+    }
+    cg_line(cg, ind + 2, "for (int kx = 0; kx < %d; kx++) {", q->kw);
+    cg_line(cg, ind + 3, "uint8_t *e = d + kx * %d;", q->c);
+    cg_line(cg, ind + 3, "if (kx < kx0 || kx >= kx1) {");
+    cg_line(cg, ind + 4, "for (int k = 0; k < %d; k++)", q->c);
+    cg_line(cg, ind + 5, "e[k] = %d;", pad);
+    cg_line(cg, ind + 3, "} else {");
+    cg_line(cg, ind + 4, "const uint8_t *t = s + (ixp + kx * %d) * %d;", q->dw, q->c);
+    cg_line(cg, ind + 4, "for (int k = 0; k < %d; k++)", q->c);
+    cg_line(cg, ind + 5, "e[k] = (uint8_t)(t[k]%s);", x80);
+    cg_line(cg, ind + 3, "}");
+    cg_line(cg, ind + 2, "}");
+    cg_line(cg, ind + 1, "}");
+    cg_line(cg, ind, "}");
+}
+
+/* Row pointers r0..r<np-1> of pixels p .. p+np-1: gathered, or in place (port_direct). */
+static void port_rows(CGen *cg, int ind, const ConvGeo *q, int np, const char *p) {
     StrBuf l;
     sb_init(&l);
     for (int i = 0; i < np; i++)
-        for (int j = 0; j < 4; j++)
-            sb_printf(&l, "%sb%d%d = 0", i || j ? ", " : "int32_t ", i, j);
+        sb_printf(&l, "%sr%d = col[%d]", i ? ", *" : "const uint8_t *", i, i);
+    if (!port_direct(q)) {
+        port_gather(cg, ind, q, np, p);
+        cg_line(cg, ind, "%s;", l.data);
+        sb_free(&l);
+        return;
+    }
     cg_line(cg, ind, "%s;", l.data);
     sb_free(&l);
-    cg_line(cg, ind, "for (int k = 0; k < %s; k++) {", len);
+    cg_line(cg, ind, "if (ky0 == 0 && ky1 == 1 && kx0 == 0 && kx1 == 1) {");
     for (int i = 0; i < np; i++)
-        cg_line(cg, ind + 1, "const int32_t u%d = (uint8_t)(r%d[k]%s);", i, i,
-                q->s8 ? " ^ 0x80u" : "");
-    for (int i = 0; i < np; i++)
-        cg_line(cg, ind + 1, "b%d0 += u%d * wq0[k]; b%d1 += u%d * wq1[k]; b%d2 += u%d * wq2[k]; "
-                "b%d3 += u%d * wq3[k];", i, i, i, i, i, i, i, i);
+        cg_line(cg, ind + 1, "r%d = xb + (iy0 * %d + ix0 + (%s + %d) * %d) * %d;", i, q->iw, p,
+                i, q->sw, q->c);
+    cg_line(cg, ind, "} else {");
+    port_gather(cg, ind + 1, q, np, p);
     cg_line(cg, ind, "}");
-    for (int i = 0; i < np; i++)
-        cg_line(cg, ind, "a%d0 += b%d0; a%d1 += b%d1; a%d2 += b%d2; a%d3 += b%d3;", i, i, i, i, i,
-                i, i, i);
 }
 
-/* Portable: for each 4 output channels and 2 pixels, 8 dot products over the contiguous
- * (kx, ic) run of one kernel row. Interior tiles (every kx tap inside) get a loop with a
- * constant trip count kw * c, which gcc -O3 vectorises fully; border pixels a general one. */
-static void tile_portable_px(CGen *cg, const ConvGeo *q, int np, const char *p) {
-    int64_t ostride = (int64_t)q->kh * q->kw * q->c;
+/* np gathered pixels x PORT_OC output channels per pass: np * PORT_OC fresh scalar
+ * accumulators over one index k < KP, nothing else in the loop body: the shape gcc -O3
+ * vectorises into u8 x s8 dot products (vpdpbusd / vpmaddubsw) with one horizontal sum per
+ * accumulator after K bytes. The sums go to acc[][] and one loop per pixel requantizes the
+ * tile's channels (vectorised too: a scalar requant per output cost 3x the dot products).
+ * Rows past co are zero weights, computed but not stored. */
+#define PORT_OC 8 /* output channels per pass (2 x 8 measured best of 1-4 x 4-16) */
+static void port_dots(CGen *cg, int ind, const ConvGeo *q, int B, int np, const char *p) {
+    int kp = port_kpad(q);
+    cg_line(cg, ind, "for (int oc = 0; oc < %d; oc += %d) {", B * 16, PORT_OC);
+    cg_line(cg, ind + 1, "const int8_t *w0 = n%d_wp + (ob * 16 + oc) * %d;", q->idx, kp);
+    for (int j = 1; j < PORT_OC; j++)
+        cg_line(cg, ind + 1, "const int8_t *w%d = w0 + %d;", j, j * kp);
     StrBuf l;
     sb_init(&l);
     for (int i = 0; i < np; i++)
-        for (int j = 0; j < 4; j++)
+        for (int j = 0; j < PORT_OC; j++)
             sb_printf(&l, "%sa%d%d = 0", i || j ? ", " : "int32_t ", i, j);
-    cg_line(cg, 3, "%s;", l.data);
+    cg_line(cg, ind + 1, "%s;", l.data);
     sb_free(&l);
-    cg_line(cg, 3, "const int8_t *w0 = n%d_wp + oc * %lld;", q->idx, (long long)ostride);
-    cg_line(cg, 3, "for (int ky = ky0; ky < ky1; ky++) {");
-    int ind = 4;
-    const char *kxs = "kx0";
-    if (q->dw != 1) {
-        cg_line(cg, 4, "for (int kx = kx0; kx < kx1; kx++) {");
-        ind = 5;
-        kxs = "kx";
-    }
-    cg_line(cg, ind, "const uint8_t *r0 = xb + ((iy0 + ky * %d) * %d + ix0 + (%s) * %d + %s * %d) "
-            "* %d;", q->dh, q->iw, p, q->sw, kxs, q->dw, q->c);
-    if (np == 2)
-        cg_line(cg, ind, "const uint8_t *r1 = r0 + %d;", q->sw * q->c);
-    cg_line(cg, ind, "const int8_t *wq0 = w0 + (ky * %d + %s) * %d;", q->kw, kxs, q->c);
-    for (int j = 1; j < 4; j++)
-        cg_line(cg, ind, "const int8_t *wq%d = wq0 + %lld;", j, (long long)(j * ostride));
-    if (q->dw != 1) {
-        tile_portable_run(cg, ind, q, np, cg_fmt(cg, "%d", q->c));
-        cg_line(cg, 4, "}");
-    } else {
-        cg_line(cg, ind, "if (kx1 - kx0 == %d) {", q->kw);
-        tile_portable_run(cg, ind + 1, q, np, cg_fmt(cg, "%d", q->kw * q->c));
-        cg_line(cg, ind, "} else {");
-        tile_portable_run(cg, ind + 1, q, np, cg_fmt(cg, "(kx1 - kx0) * %d", q->c));
-        cg_line(cg, ind, "}");
-    }
-    cg_line(cg, 3, "}");
+    cg_line(cg, ind + 1, "for (int k = 0; k < %d; k++) {", kp);
     for (int i = 0; i < np; i++)
-        for (int j = 0; j < 4; j++) {
-            int ind2 = 3;
-            if (q->co % 16 != 0) {
-                cg_line(cg, 3, "if (oc + %d < %d)", j, q->co);
-                ind2 = 4;
-            }
-            fastk_scalar_store(cg, ind2, &q->fq, cg_fmt(cg, "a%d%d", i, j), "bias",
-                               cg_fmt(cg, "oc + %d", j),
-                               cg_fmt(cg, "y[(%s + %d) * %d + oc + %d]", p, i, q->co, j));
-        }
+        cg_line(cg, ind + 2, "const int32_t u%d = %sr%d[k]%s;", i, port_direct(q) && q->s8 ?
+                "(uint8_t)(" : "", i, port_direct(q) && q->s8 ? " ^ 0x80u)" : "");
+    for (int i = 0; i < np; i++) {
+        sb_init(&l);
+        for (int j = 0; j < PORT_OC; j++)
+            sb_printf(&l, "%sa%d%d += u%d * w%d[k];", j ? " " : "", i, j, i, j);
+        cg_line(cg, ind + 2, "%s", l.data);
+        sb_free(&l);
+    }
+    cg_line(cg, ind + 1, "}");
+    for (int i = 0; i < np; i++) {
+        sb_init(&l);
+        for (int j = 0; j < PORT_OC; j++)
+            sb_printf(&l, "%sacc[%d][oc + %d] = a%d%d;", j ? " " : "", i, j, i, j);
+        cg_line(cg, ind + 1, "%s", l.data);
+        sb_free(&l);
+    }
+    cg_line(cg, ind, "}");
+    const char *nv = cg_fmt(cg, "%d", B * 16);
+    if (q->co % 16 != 0) { /* the last block stops at co */
+        cg_line(cg, ind, "const int nv = %d - ob * 16 < %d ? %d - ob * 16 : %d;", q->co, B * 16,
+                q->co, B * 16);
+        nv = "nv";
+    }
+    cg_line(cg, ind, "for (int i = 0; i < %d; i++)", np);
+    cg_line(cg, ind + 1, "for (int j = 0; j < %s; j++)", nv);
+    const char *oc = "ob * 16 + j";
+    const char *dst = cg_fmt(cg, "y[(%s + i) * %d + ob * 16 + j]", p, q->co);
+    const char *bias = cg_fmt(cg, "n%d_c3p", q->idx);
+    if (q->fq.f)
+        fastk_scalar_store(cg, ind + 2, &q->fq, "acc[i][j]", bias, oc, dst);
+    else
+        cg_line(cg, ind + 2, "%s = (%s)qcc_port_rq31(acc[i][j] + %s[%s], %s[%s], %s[%s], %s, %s, "
+                "%s);", dst, q->fq.yt, bias, oc, q->fq.m0, oc, q->fq.sh, oc, q->fq.zy, q->fq.lo,
+                q->fq.hi);
 }
 
+/* Pixels in pairs, an odd count's last three together (a lone pixel only when P == 1); one
+ * at a time for port_direct, measured faster there. Stack: col and acc, 3 * (K + 64 * B)
+ * bytes at most. The bias argument is not read: gathered padding taps already add what
+ * n<idx>_tapz would. */
 static void tile_portable(CGen *cg, const ConvGeo *q, int P, int B) {
+    int K = q->kh * q->kw * q->c, kp = port_kpad(q);
+    int G = port_direct(q) ? 1 : P < 2 ? P : 2; /* pixels per pass (measured best) */
+    int ng = P / G, last = P % G;
+    if (last == 1 && ng > 0 && G == 2) { /* 2,2,..,3 rather than a lone pixel */
+        ng--;
+        last = 3;
+    }
+    int rows = last > G ? last : G;
     cg_line(cg, 1, "const uint8_t *xb = (const uint8_t *)x;");
-    cg_line(cg, 1, "for (int oc = ob * 16; oc < (ob + %d) * 16; oc += 4) {", B);
-    if (P >= 2) {
-        cg_line(cg, 2, "for (int p = 0; p < %d; p += 2) {", P / 2 * 2);
-        tile_portable_px(cg, q, 2, "p");
-        cg_line(cg, 2, "}");
+    cg_line(cg, 1, "uint8_t col[%d][%d]; /* receptive fields, K = %d padded to %d */", rows, kp,
+            K, kp);
+    cg_line(cg, 1, "int32_t acc[%d][%d]; /* dot products of the tile's channels */", rows,
+            B * 16);
+    cg_line(cg, 1, "(void)bias;");
+    if (kp > K) {
+        cg_line(cg, 1, "for (int i = 0; i < %d; i++)", rows);
+        cg_line(cg, 2, "for (int k = %d; k < %d; k++)", K, kp);
+        cg_line(cg, 3, "col[i][k] = 0;");
     }
-    if (P % 2) {
-        cg_line(cg, 2, "{");
-        tile_portable_px(cg, q, 1, cg_fmt(cg, "%d", P - 1));
-        cg_line(cg, 2, "}");
+    if (ng > 0) {
+        cg_line(cg, 1, "for (int p = 0; p < %d; p += %d) {", ng * G, G);
+        port_rows(cg, 2, q, G, "p");
+        port_dots(cg, 2, q, B, G, "p");
+        cg_line(cg, 1, "}");
     }
-    cg_line(cg, 1, "}");
+    if (last > 0) {
+        const char *p0 = cg_fmt(cg, "%d", P - last);
+        cg_line(cg, 1, "{");
+        port_rows(cg, 2, q, last, p0);
+        port_dots(cg, 2, q, B, last, p0);
+        cg_line(cg, 1, "}");
+    }
 }
 
 static void emit_tile(CGen *cg, const ConvGeo *q, int P, int B) {
