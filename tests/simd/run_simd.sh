@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# run_simd.sh: one case through the x86 SIMD paths of the generated C (suite 'simd'). The
+# golden suite builds model.c with the default flags (-O2, no -march), which compiles only
+# the portable C; here the same case is built three times with qcc test: -O3 -march=native
+# (AVX-512 VNNI paths on CPUs that have them), -O3 -march=native -mno-avx512f (the AVX2
+# paths) and -O3 -march=native -DQCC_NO_SIMD (portable C, the reference). Each build must
+# pass the bar given by the options (the golden outputs), and the raw outputs of the two SIMD
+# builds must equal the portable build's byte for byte on every test_data_set.
+# Usage: run_simd.sh QCC CASE_DIR [qcc test options: --requant=, --model, --top1...]
+# Exit 77 (SKIP) on a non-x86 host or without the case's data.
+set -u
+qcc=$1 dir=$2
+shift 2
+case "$(uname -m)" in x86_64 | amd64) ;; *) echo "SKIP: not an x86-64 host"; exit 77 ;; esac
+[ -d "$dir" ] || { echo "SKIP: no case directory $dir"; exit 77; }
+grep -q avx512vnni /proc/cpuinfo 2>/dev/null ||
+    echo "note: this CPU has no AVX-512 VNNI; -march=native builds another path"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qcc-simd-XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+mkdir "$tmp/ref"
+"$qcc" test "$dir" "$@" --cflags "-O3 -march=native -DQCC_NO_SIMD" --save-outputs "$tmp/ref"
+rc=$?
+[ $rc -eq 77 ] && exit 77
+[ $rc -eq 0 ] || { echo "FAIL: the portable C build failed"; exit 1; }
+nref=$(ls "$tmp/ref" | wc -l)
+[ "$nref" -gt 0 ] || { echo "FAIL: the reference wrote no outputs"; exit 1; }
+
+status=0
+for variant in "native:-O3 -march=native" "avx2:-O3 -march=native -mno-avx512f"; do
+    name=${variant%%:*} flags=${variant#*:}
+    mkdir "$tmp/$name"
+    if ! "$qcc" test "$dir" "$@" --cflags "$flags" --save-outputs "$tmp/$name"; then
+        echo "FAIL: $flags (golden bar, build or run)"
+        status=1
+        continue
+    fi
+    same=0
+    for f in "$tmp/ref"/*.bin; do
+        b=$(basename "$f")
+        if cmp -s "$f" "$tmp/$name/$b"; then
+            same=$((same + 1))
+        else
+            echo "FAIL: $flags: $b differs from the portable C output:"
+            cmp "$f" "$tmp/$name/$b" 2>&1 | head -1
+            status=1
+        fi
+    done
+    echo "$flags: $same/$nref outputs identical to portable C"
+done
+exit $status
