@@ -8,6 +8,7 @@
 
 KernelFn cg_qconv_kernel(Op op); /* qkernels_conv.c */
 KernelFn cg_qpool_kernel(Op op); /* qkernels_pool.c */
+bool cg_qeltwise_fast(CGen *cg, const Node *n); /* qeltwise_fast.c: vector forms or false */
 
 /* Loops over y's elements; idx[k] receives the index expression of input k (numpy broadcast
  * with literal strides; a size-1 dim has stride 0). Returns the indent of the loop body and
@@ -58,6 +59,8 @@ static void close_loops(CGen *cg, int body) {
  * M_out) + zy. Float: ONNX Runtime's AVX2 QLinearAdd, v = fma(a, rA, fma(b, rB, fixed)) with
  * fixed = zy - (rA*za + rB*zb) precomputed here, saturating round half to even. */
 static bool emit_add_sub(CGen *cg, const Node *n) {
+    if (cg_qeltwise_fast(cg, n))
+        return true;
     const Tensor *ta = cg_tin(cg, n, 0), *tb = cg_tin(cg, n, 1), *ty = cg_tout(cg, n, 0);
     bool sub = n->op == OP_SUB;
     int32_t za = cg_zp(ta), zb = cg_zp(tb), zy = cg_zp(ty);
@@ -130,6 +133,8 @@ static bool emit_add_sub(CGen *cg, const Node *n) {
 
 /* MUL: acc = (a-za)*(b-zb) (|acc| <= 2^16), requantized with sa*sb/sy. */
 static bool emit_mul(CGen *cg, const Node *n) {
+    if (cg_qeltwise_fast(cg, n))
+        return true;
     const Tensor *ta = cg_tin(cg, n, 0), *tb = cg_tin(cg, n, 1), *ty = cg_tout(cg, n, 0);
     const char *idx[2], *yi;
     cg_line(cg, 1, "/* acc = (a - za) * (b - zb), requantized with sa*sb/sy */");

@@ -4,6 +4,8 @@
  * entry count-1. Float mode follows ONNX Runtime's kernels (see codegen/c/ort_formulas.md). */
 #include "cgen.h"
 
+#include <math.h>
+
 static bool emit_avg_pool(CGen *cg, const Node *n) {
     const Tensor *x = cg_tin(cg, n, 0), *y = cg_tout(cg, n, 0);
     const ConvAttr *a = &n->a.conv;
@@ -151,6 +153,32 @@ static void nhwc_window_taps(CGen *cg, const Node *n, const Tensor *x) {
             (long long)x->shape[2], (long long)x->shape[3]);
 }
 
+/* Fixed-mode NHWC AvgPool: can every entry's requant run exactly in double (see the caller)? */
+static bool avg_exact_double(const Node *n, int64_t kprod) {
+    const Multiplier *m = &n->q.mul[0];
+    if (kprod * 255 >= ((int64_t)1 << 21))
+        return false;
+    for (int e = 0; e < m->n; e++)
+        if (m->shift[e] > 30 || ldexp((double)m->m0[e], m->shift[e] - 31) * (double)kprod * 255.0 >=
+                                    ldexp(1.0, 30))
+            return false;
+    return true;
+}
+
+/* The exact double value m0 * 2^(shift-31) of every multiplier entry, as n<idx>_avgm (in
+ * helpers when the frame has them, else a static array in the function). */
+static const char *avg_double_array(CGen *cg, const Node *n) {
+    const Multiplier *m = &n->q.mul[0];
+    int idx = (int)(n - cg->g->nodes);
+    const char *name = cg_fmt(cg, "n%d_avgm", idx);
+    StrBuf *sb = cg->helpers ? cg->helpers : cg->sb;
+    sb_printf(sb, "%sstatic const double %s[%d] = {", cg->helpers ? "" : "    ", name, m->n);
+    for (int e = 0; e < m->n; e++)
+        sb_printf(sb, "%s%a", e ? ", " : "", ldexp((double)m->m0[e], m->shift[e] - 31));
+    sb_puts(sb, "};\n");
+    return name;
+}
+
 static bool emit_avg_pool_nhwc(CGen *cg, const Node *n, const Tensor *x, const Tensor *y) {
     const ConvAttr *a = &n->a.conv;
     int64_t C = x->shape[3], kprod = a->kernel[0] * a->kernel[1];
@@ -193,6 +221,21 @@ static bool emit_avg_pool_nhwc(CGen *cg, const Node *n, const Tensor *x, const T
                 (long)n->q.act_max);
         cg_line(cg, 5, "yp[c] = (%s)qcc_rint(v);", dtype_ctype(y->dtype));
         cg_line(cg, 4, "}");
+    } else if (avg_exact_double(n, kprod)) {
+        /* |acc| <= 255 * window < 2^21 and m0 < 2^31: acc * m0 * 2^(shift-31) is exact in a
+         * double, and adding and subtracting 1.5 * 2^52 rounds it half to even, once: the
+         * value qcc_mul_q31 computes (no saturation: |result| < 2^30, checked at compile
+         * time). Integer clamp only, so the channel loop vectorises. */
+        const char *md = avg_double_array(cg, n);
+        cg_line(cg, 4, "const double mul = %s[count > 0 ? count - 1 : 0];", md);
+        cg_line(cg, 4, "for (int c = 0; c < %lld; c++) {", (long long)C);
+        cg_line(cg, 5, "const double r = ((double)acc[c] * mul + 6755399441055744.0) - "
+                       "6755399441055744.0;");
+        cg_line(cg, 5, "int32_t q = (int32_t)r + %ld;", (long)zy);
+        cg_line(cg, 5, "q = q < %ld ? %ld : q > %ld ? %ld : q;", (long)n->q.act_min,
+                (long)n->q.act_min, (long)n->q.act_max, (long)n->q.act_max);
+        cg_line(cg, 5, "yp[c] = (%s)q;", dtype_ctype(y->dtype));
+        cg_line(cg, 4, "}");
     } else {
         cg_line(cg, 4, "const int entry = count > 0 ? count - 1 : 0;");
         cg_line(cg, 4, "for (int c = 0; c < %lld; c++)", (long long)C);
@@ -204,6 +247,8 @@ static bool emit_avg_pool_nhwc(CGen *cg, const Node *n, const Tensor *x, const T
     return true;
 }
 
+/* The running max lives in a local array: through yp the compiler had to assume it aliases
+ * xp and kept the loop scalar (13% of a kws model). */
 static bool emit_max_pool_nhwc(CGen *cg, const Node *n, const Tensor *x, const Tensor *y) {
     int64_t C = x->shape[3];
     const char *ct = dtype_ctype(x->dtype);
@@ -212,15 +257,18 @@ static bool emit_max_pool_nhwc(CGen *cg, const Node *n, const Tensor *x, const T
                           n->name, op_name(n->op));
     cg_line(cg, 1, "/* NHWC max over the window (taps outside the input skipped) */");
     nhwc_window_open(cg, n, x, y);
+    cg_line(cg, 4, "%s mx[%lld];", ct, (long long)C);
+    cg_line(cg, 4, "for (int c = 0; c < %lld; c++)", (long long)C);
+    cg_line(cg, 5, "mx[c] = %s;", x->dtype == DT_INT8 ? "INT8_MIN" : "0");
+    nhwc_window_taps(cg, n, x);
+    cg_line(cg, 6, "for (int c = 0; c < %lld; c++)", (long long)C);
+    cg_line(cg, 7, "mx[c] = xp[c] > mx[c] ? xp[c] : mx[c];");
+    cg_line(cg, 5, "}");
+    cg_line(cg, 4, "}");
     cg_line(cg, 4, "%s *yp = %s + ((batch * %lld + out_y) * %lld + out_x) * %lld;", ct,
             cg_out(cg, n, 0), (long long)y->shape[1], (long long)y->shape[2], (long long)C);
     cg_line(cg, 4, "for (int c = 0; c < %lld; c++)", (long long)C);
-    cg_line(cg, 5, "yp[c] = %s;", x->dtype == DT_INT8 ? "INT8_MIN" : "0");
-    nhwc_window_taps(cg, n, x);
-    cg_line(cg, 6, "for (int c = 0; c < %lld; c++)", (long long)C);
-    cg_line(cg, 7, "yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];");
-    cg_line(cg, 5, "}");
-    cg_line(cg, 4, "}");
+    cg_line(cg, 5, "yp[c] = mx[c];");
     for (int ind = 3; ind >= 1; ind--)
         cg_line(cg, ind, "}");
     return true;
