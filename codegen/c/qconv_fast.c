@@ -190,6 +190,37 @@ static int64_t *conv_accmax(CGen *cg, const Node *n, const ConvGeo *q) {
 
 /* ---- tile bodies (ISA-specific parts) -------------------------------------------------- */
 
+/* The AVX-512 epilogue of a P x B tile, block by block: the requant constants of 16 channels
+ * once (bias + c3 at `bias`), then P stores; `zw` adds the asymmetric weights' -zw*sum(u)
+ * from the per-pixel sums s<p> (row tiles). */
+static void vnni_epilogue(CGen *cg, const ConvGeo *q, int P, int B, const char *bias, bool zw) {
+    int last_valid = q->co - (q->blocks - 1) * 16;
+    for (int b = 0; b < B; b++) {
+        const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
+        cg_line(cg, 1, "{");
+        fastk_vnni_prep(cg, 2, &q->fq, "rq", bias, oc);
+        if (last_valid != 16)
+            cg_line(cg, 2, "const int full = ob + %d != %d;", b, q->blocks - 1);
+        if (zw)
+            cg_line(cg, 2, "const __m512i nz = _mm512_loadu_si512(n%d_nzw + %s);", q->idx, oc);
+        for (int p = 0; p < P; p++) {
+            const char *acc = cg_fmt(cg, "a%d_%d", p, b);
+            if (zw)
+                acc = cg_fmt(cg, "_mm512_add_epi32(%s, _mm512_mullo_epi32(s%d, nz))", acc, p);
+            const char *dst = cg_fmt(cg, "y + %d + %s", p * q->co, oc);
+            if (last_valid == 16) {
+                fastk_vnni_put(cg, 2, &q->fq, "rq", acc, dst, 16);
+            } else {
+                cg_line(cg, 2, "if (full)");
+                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, 16);
+                cg_line(cg, 2, "else");
+                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, last_valid);
+            }
+        }
+        cg_line(cg, 1, "}");
+    }
+}
+
 /* AVX-512 VNNI: P x B accumulators in registers; per group of 4 input channels, B weight
  * vectors (16 channels x 4) and one broadcast of 4 input bytes per pixel. */
 static void tile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
@@ -252,28 +283,7 @@ static void tile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
     }
     cg_line(cg, 2, "}");
     cg_line(cg, 1, "}");
-    /* epilogue block by block: the requant constants of 16 channels once, then P stores */
-    int last_valid = q->co - (q->blocks - 1) * 16;
-    for (int b = 0; b < B; b++) {
-        const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
-        cg_line(cg, 1, "{");
-        fastk_vnni_prep(cg, 2, &q->fq, "rq", "bias", oc);
-        if (last_valid != 16)
-            cg_line(cg, 2, "const int full = ob + %d != %d;", b, q->blocks - 1);
-        for (int p = 0; p < P; p++) {
-            const char *acc = cg_fmt(cg, "a%d_%d", p, b);
-            const char *dst = cg_fmt(cg, "y + %d + %s", p * q->co, oc);
-            if (last_valid == 16) {
-                fastk_vnni_put(cg, 2, &q->fq, "rq", acc, dst, 16);
-            } else {
-                cg_line(cg, 2, "if (full)");
-                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, 16);
-                cg_line(cg, 2, "else");
-                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, last_valid);
-            }
-        }
-        cg_line(cg, 1, "}");
-    }
+    vnni_epilogue(cg, q, P, B, "bias", false);
 }
 
 /* Portable path: receptive fields gathered into a stack buffer (im2col of the tile's
@@ -573,31 +583,7 @@ static void rtile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
     }
     cg_line(cg, 2, "}");
     cg_line(cg, 1, "}");
-    int last_valid = q->co - (q->blocks - 1) * 16;
-    for (int b = 0; b < B; b++) {
-        const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
-        cg_line(cg, 1, "{");
-        fastk_vnni_prep(cg, 2, &q->fq, "rq", cg_fmt(cg, "n%d_c3p", q->idx), oc);
-        if (last_valid != 16)
-            cg_line(cg, 2, "const int full = ob + %d != %d;", b, q->blocks - 1);
-        if (q->zw)
-            cg_line(cg, 2, "const __m512i nz = _mm512_loadu_si512(n%d_nzw + %s);", q->idx, oc);
-        for (int p = 0; p < P; p++) {
-            const char *acc = cg_fmt(cg, "a%d_%d", p, b);
-            if (q->zw)
-                acc = cg_fmt(cg, "_mm512_add_epi32(%s, _mm512_mullo_epi32(s%d, nz))", acc, p);
-            const char *dst = cg_fmt(cg, "y + %d + %s", p * q->co, oc);
-            if (last_valid == 16) {
-                fastk_vnni_put(cg, 2, &q->fq, "rq", acc, dst, 16);
-            } else {
-                cg_line(cg, 2, "if (full)");
-                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, 16);
-                cg_line(cg, 2, "else");
-                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, last_valid);
-            }
-        }
-        cg_line(cg, 1, "}");
-    }
+    vnni_epilogue(cg, q, P, B, cg_fmt(cg, "n%d_c3p", q->idx), q->zw != NULL);
 }
 
 /* Plain C body of a row tile (asymmetric-weight nodes in builds without VNNI): the same sums

@@ -151,28 +151,34 @@ static double ew_real(const Multiplier *m) {
     return ldexp((double)m->m0[0], m->shift[0] - 31);
 }
 
-/* The float mode of Add/Sub, exactly as qkernels_eltwise.c's scalar loop computes it (ONNX
- * Runtime passes a one-element A as its scalar B). */
-static void ew_plan_add_float(const Node *n, const Tensor *ta, const Tensor *tb, int32_t zy,
-                              EwPlan *p) {
-    float ra = n->q.mul[0].f[0], rb = n->q.mul[1].f[0];
-    int32_t za = cg_zp(ta), zb = cg_zp(tb);
+/* The float mode of Add/Sub: ONNX Runtime's QLinearAdd, v = fma(a, ra, fma(b, rb, fixed)),
+ * fixed = zy - (ra*za + rb*zb), Sub as rb negated. With `swap` (a one-element A, which ONNX
+ * Runtime passes as its scalar B) the two operands trade places. Shared by the scalar loop
+ * (qkernels_eltwise.c) and the vector forms, so both compute the same floats. */
+void cg_add_float_consts(const Node *n, int32_t za, int32_t zb, int32_t zy, bool swap,
+                         float *ra, float *rb, float *fixed) {
+    float a = n->q.mul[0].f[0], b = n->q.mul[1].f[0];
     if (n->op == OP_SUB)
-        rb = -rb;
-    if (p->in0 == 1) {
-        float tr = ra;
-        ra = rb;
-        rb = tr;
+        b = -b;
+    if (swap) {
+        float tr = a;
+        a = b;
+        b = tr;
         int32_t tz = za;
         za = zb;
         zb = tz;
     }
-    float part_a = ra * (float)za;
-    float part_b = rb * (float)zb;
+    float part_a = a * (float)za;
+    float part_b = b * (float)zb;
     float zero_part = part_a + part_b;
-    p->c0 = ra;
-    p->c1 = rb;
-    p->cz = (float)zy - zero_part;
+    *ra = a;
+    *rb = b;
+    *fixed = (float)zy - zero_part;
+}
+
+static void ew_plan_add_float(const Node *n, const Tensor *ta, const Tensor *tb, int32_t zy,
+                              EwPlan *p) {
+    cg_add_float_consts(n, cg_zp(ta), cg_zp(tb), zy, p->in0 == 1, &p->c0, &p->c1, &p->cz);
 }
 
 /* The SIMD tie test in integers (qcc_ew*_fix): X = bits(v + magic) - bits(magic) is

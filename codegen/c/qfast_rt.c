@@ -20,9 +20,9 @@
  *   (p + 2^(s-1) - 1 + bit_s(p)) >> s with arithmetic shifts: with f = floor(p / 2^s) this
  *   is f below the half, f + 1 above it and f + (f & 1) at it, i.e. qcc_mul_q31's rule (ties
  *   to the even quotient, symmetric in sign), so no abs/negate is needed; the result is
- *   clamped to +-2^20 instead of saturating at INT32, which gives the same byte after the
- *   final clamp because |zp| <= 255. Fewer ops matter: small-K 1x1 convs are
- *   epilogue-bound. */
+ *   clamped to [lo-zp, hi-zp] in 64 bits before zp is added, which equals the runtime's
+ *   saturate, add, clamp because the bounds are integers. Fewer ops matter: small-K 1x1
+ *   convs are epilogue-bound. */
 static const char fast_rt_text[] =
     "/* fast kernels (issue 4): AVX-512 VNNI when the compiler targets it, else portable C\n"
     " * shaped for auto-vectorisation (-DQCC_NO_SIMD forces it). Same integers either way. */\n"
@@ -47,37 +47,13 @@ static const char fast_rt_text[] =
     "QCC_RT_INLINE __m512i qcc_v16_bcast4(const uint8_t *p) {\n"
     "    return _mm512_set1_epi32(_mm_cvtsi128_si32(_mm_loadu_si32(p)));\n"
     "}\n"
-    "/* one half (even or odd 32-bit lanes) of qcc_mul_q31: p = x*m0 in 64 bits, s = 31-shift,\n"
-    " * half = 2^(s-1) - 1; floor-based round half to even, valid for either sign */\n"
-    "QCC_RT_INLINE __m512i qcc_v8_round_q31(__m512i p, __m512i s, __m512i half) {\n"
-    "    __m512i odd = _mm512_and_si512(_mm512_srav_epi64(p, s), _mm512_set1_epi64(1));\n"
-    "    __m512i q = _mm512_srav_epi64(_mm512_add_epi64(_mm512_add_epi64(p, half), odd), s);\n"
-    "    q = _mm512_min_epi64(q, _mm512_set1_epi64(1 << 20));\n"
-    "    return _mm512_max_epi64(q, _mm512_set1_epi64(-(1 << 20)));\n"
-    "}\n"
-    "/* qcc_requant_q31 on 16 lanes (per-lane m0 and shift) */\n"
-    "QCC_RT_INLINE __m512i qcc_v16_requant_q31(__m512i acc, const int32_t *m0, const int32_t *sh,\n"
-    "                                          int32_t zp, int32_t lo, int32_t hi) {\n"
-    "    const __m512i m = _mm512_loadu_si512(m0);\n"
-    "    const __m512i s = _mm512_sub_epi32(_mm512_set1_epi32(31), _mm512_loadu_si512(sh));\n"
-    "    const __m512i one = _mm512_set1_epi64(1);\n"
-    "    const __m512i se = _mm512_and_si512(s, _mm512_set1_epi64(0xffffffff));\n"
-    "    const __m512i so = _mm512_srli_epi64(s, 32);\n"
-    "    __m512i re = qcc_v8_round_q31(_mm512_mul_epi32(acc, m), se,\n"
-    "                                  _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(se, one)), one));\n"
-    "    __m512i ro = qcc_v8_round_q31(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32),\n"
-    "                                                   _mm512_srli_epi64(m, 32)), so,\n"
-    "                                  _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(so, one)), one));\n"
-    "    __m512i r = _mm512_mask_blend_epi32(0xAAAA, re, _mm512_slli_epi64(ro, 32));\n"
-    "    r = _mm512_add_epi32(r, _mm512_set1_epi32(zp));\n"
-    "    return _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));\n"
-    "}\n"
     ;
 /* the prepared epilogue (qcc_rq16 and friends, see fastk_vnni_prep) */
 static const char fast_rt_prep_q31[] =
     "/* Requantization constants of 16 channels, prepared once per block of a tile and reused\n"
     " * for each of its pixels (gcc cannot keep them across the byte stores, which may alias).\n"
-    " * Q31 form: the rounding of qcc_v8_round_q31, clamped to [lo-zp, hi-zp] in 64 bits. */\n"
+    " * Q31 form: per 64-bit lane, p = acc*m0 rounded half to even at bit s = 31 - shift as\n"
+    " * (p + 2^(s-1) - 1 + bit_s(p)) >> s, clamped to [lo-zp, hi-zp] in 64 bits. */\n"
     "typedef struct qcc_rq16 { __m512i b, m, mo, se, so, he, ho, lo, hi; } qcc_rq16;\n"
     "QCC_RT_INLINE qcc_rq16 qcc_v16_rq_q31(const int32_t *bias, const int32_t *m0,\n"
     "                                      const int32_t *sh, int32_t zp, int32_t lo, int32_t hi) {\n"
@@ -149,14 +125,6 @@ static const char fast_rt_prep_other[] =
     "QCC_RT_INLINE __m512i qcc_v16_rqf_apply(__m512i acc, const qcc_rqf16 *r, int32_t zp) {\n"
     "    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc, r->b)), r->f);\n"
     "    v = _mm512_min_ps(_mm512_max_ps(v, r->lo), r->hi);\n"
-    "    return _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(zp));\n"
-    "}\n"
-    "/* qcc_requant_f on 16 lanes: same float multiply, clamp, round half to even (MXCSR) */\n"
-    "QCC_RT_INLINE __m512i qcc_v16_requant_f(__m512i acc, const float *f, int32_t zp, int32_t lo,\n"
-    "                                        int32_t hi) {\n"
-    "    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(f));\n"
-    "    v = _mm512_max_ps(v, _mm512_set1_ps((float)(lo - zp)));\n"
-    "    v = _mm512_min_ps(v, _mm512_set1_ps((float)(hi - zp)));\n"
     "    return _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(zp));\n"
     "}\n"
     "#endif\n\n";

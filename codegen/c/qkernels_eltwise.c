@@ -9,6 +9,9 @@
 KernelFn cg_qconv_kernel(Op op); /* qkernels_conv.c */
 KernelFn cg_qpool_kernel(Op op); /* qkernels_pool.c */
 bool cg_qeltwise_fast(CGen *cg, const Node *n); /* qeltwise_fast.c: vector forms or false */
+/* qeltwise_fast.c: the float-mode Add/Sub constants, one definition for both forms */
+void cg_add_float_consts(const Node *n, int32_t za, int32_t zb, int32_t zy, bool swap,
+                         float *ra, float *rb, float *fixed);
 
 /* Loops over y's elements; idx[k] receives the index expression of input k (numpy broadcast
  * with literal strides; a size-1 dim has stride 0). Returns the indent of the loop body and
@@ -69,26 +72,15 @@ static bool emit_add_sub(CGen *cg, const Node *n) {
     const char *T = dtype_ctype(ty->dtype);
     if (cg->o->requant == REQUANT_FLOAT) {
         cg->need_math = true; /* fmaf */
-        float ra = n->q.mul[0].f[0], rb = n->q.mul[1].f[0];
-        if (sub)
-            rb = -rb;
         /* ONNX Runtime passes a one-element A as the scalar "B" operand (add commutes) */
         bool swap = tensor_numel(ta) == 1 && tensor_numel(tb) != 1;
+        float ra, rb, fixed;
+        cg_add_float_consts(n, za, zb, zy, swap, &ra, &rb, &fixed);
         if (swap) {
             const char *tn = an;
             an = bn;
             bn = tn;
-            float tr = ra;
-            ra = rb;
-            rb = tr;
-            int32_t tz = za;
-            za = zb;
-            zb = tz;
         }
-        float part_a = ra * (float)za;
-        float part_b = rb * (float)zb;
-        float zero_part = part_a + part_b;
-        float fixed = (float)zy - zero_part;
         bool scalar_b = tensor_numel(swap ? ta : tb) == 1;
         cg_line(cg, 1, "/* ONNX Runtime QLinearAdd (x86-64 AVX2): v = fma(a, %s, fma(b, %s, "
                        "zy - (rA*za + rB*zb))), round half even, saturate */",
