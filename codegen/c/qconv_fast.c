@@ -163,62 +163,54 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
     }
 }
 
-/* Per output channel, a bound of |acc| = |c3p + sum u * w| over every tap, read or padding,
- * with 0 <= u <= 255: the choice of the double-form epilogue depends on it. */
-static int64_t *conv_accmax(CGen *cg, const Node *n, const ConvGeo *q) {
-    const Tensor *w = cg_tin(cg, n, 1);
-    const int8_t *wd = w->data;
-    int64_t per_oc = (int64_t)q->kh * q->kw * q->c;
-    int64_t *m = arena_calloc(cg->g->arena, (size_t)q->co, sizeof(int64_t));
-    for (int oc = 0; oc < q->co; oc++) {
-        /* sums of the positive and of the negative weights as the kernel applies them */
-        int64_t pos = 0, neg = 0, wsum = 0, zw = q->zw ? q->zw[oc] : 0;
-        for (int64_t i = 0; i < per_oc; i++) {
-            int64_t v = wd[oc * per_oc + i] - zw;
-            wsum += wd[oc * per_oc + i];
-            pos += v > 0 ? v : 0;
-            neg += v < 0 ? v : 0;
-        }
-        int64_t c3 = n->q.nbias > 0 ? n->q.c3[n->q.nbias > 1 ? oc : 0] : 0;
-        int64_t off = q->s8 ? 128 : 0;
-        int64_t c3p = c3 - off * wsum + zw * per_oc * off; /* as emit_tables/emit_ztables */
-        int64_t hi = c3p + 255 * pos, lo = c3p + 255 * neg; /* acc lies in [lo, hi] */
-        m[oc] = hi > -lo ? hi : -lo;
-    }
-    return m;
-}
-
 /* ---- tile bodies (ISA-specific parts) -------------------------------------------------- */
 
-/* The AVX-512 epilogue of a P x B tile, block by block: the requant constants of 16 channels
- * once (bias + c3 at `bias`), then P stores; `zw` adds the asymmetric weights' -zw*sum(u)
- * from the per-pixel sums s<p> (row tiles). */
-static void vnni_epilogue(CGen *cg, const ConvGeo *q, int P, int B, const char *bias, bool zw) {
+/* The stores of a P x B tile with requant form fq, block by block: the requant constants of
+ * 16 channels once (bias + c3 at `bias`), then P stores; `zw` adds the asymmetric weights'
+ * -zw*sum(u) from the per-pixel sums s<p> (row tiles). */
+static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq, int P, int B,
+                        const char *bias, bool zw) {
     int last_valid = q->co - (q->blocks - 1) * 16;
     for (int b = 0; b < B; b++) {
         const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
-        cg_line(cg, 1, "{");
-        fastk_vnni_prep(cg, 2, &q->fq, "rq", bias, oc);
+        cg_line(cg, ind, "{");
+        fastk_vnni_prep(cg, ind + 1, fq, "rq", bias, oc);
         if (last_valid != 16)
-            cg_line(cg, 2, "const int full = ob + %d != %d;", b, q->blocks - 1);
+            cg_line(cg, ind + 1, "const int full = ob + %d != %d;", b, q->blocks - 1);
         if (zw)
-            cg_line(cg, 2, "const __m512i nz = _mm512_loadu_si512(n%d_nzw + %s);", q->idx, oc);
+            cg_line(cg, ind + 1, "const __m512i nz = _mm512_loadu_si512(n%d_nzw + %s);", q->idx,
+                    oc);
         for (int p = 0; p < P; p++) {
             const char *acc = cg_fmt(cg, "a%d_%d", p, b);
             if (zw)
                 acc = cg_fmt(cg, "_mm512_add_epi32(%s, _mm512_mullo_epi32(s%d, nz))", acc, p);
             const char *dst = cg_fmt(cg, "y + %d + %s", p * q->co, oc);
             if (last_valid == 16) {
-                fastk_vnni_put(cg, 2, &q->fq, "rq", acc, dst, 16);
+                fastk_vnni_put(cg, ind + 1, fq, "rq", acc, dst, 16);
             } else {
-                cg_line(cg, 2, "if (full)");
-                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, 16);
-                cg_line(cg, 2, "else");
-                fastk_vnni_put(cg, 3, &q->fq, "rq", acc, dst, last_valid);
+                cg_line(cg, ind + 1, "if (full)");
+                fastk_vnni_put(cg, ind + 2, fq, "rq", acc, dst, 16);
+                cg_line(cg, ind + 1, "else");
+                fastk_vnni_put(cg, ind + 2, fq, "rq", acc, dst, last_valid);
             }
         }
-        cg_line(cg, 1, "}");
+        cg_line(cg, ind, "}");
     }
+}
+
+/* The AVX-512 epilogue of a P x B tile: the checked float requant where the node has it,
+ * and the exact Q31 form again for the whole tile in the rare case that a lane is too close
+ * to a rounding tie for the float's error bound (qcc_v16_rq_c). */
+static void vnni_epilogue(CGen *cg, const ConvGeo *q, int P, int B, const char *bias, bool zw) {
+    if (!fastk_vnni_checked_begin(cg, 1, &q->fq)) {
+        vnni_stores(cg, 1, q, &q->fq, P, B, bias, zw);
+        return;
+    }
+    FastQuant exact;
+    vnni_stores(cg, 1, q, &q->fq, P, B, bias, zw);
+    fastk_vnni_checked_redo(cg, 1, &q->fq, &exact);
+    vnni_stores(cg, 2, q, &exact, P, B, bias, zw);
+    cg_line(cg, 1, "}");
 }
 
 /* AVX-512 VNNI: P x B accumulators in registers; per group of 4 input channels, B weight
@@ -870,7 +862,7 @@ bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
     }
 
     fastk_runtime(cg);
-    fastk_quant_acc(cg, n, q.lanes, q.co, conv_accmax(cg, n, &q), &q.fq);
+    fastk_quant(cg, n, q.lanes, q.co, &q.fq);
     if (q.zw) { /* row mode for every build: the rtiles have a portable body too */
         emit_ztables(cg, n, &q);
         int rp[2] = {q.ow >= pm ? pm : 0, q.ow % pm};

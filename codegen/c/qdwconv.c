@@ -290,6 +290,7 @@ typedef struct DwFast {
     int nbf;                    /* full 16-channel blocks */
     int rem;                    /* channels of the last, partial block (0: none) */
     bool fma;                   /* zero point fused into the fma (exact) */
+    bool checked;               /* fixed: the checked float requant first (qcc_v16_rqc_y) */
     int zxu;                    /* zx as the u8 byte Q holds (flipped for int8) */
 } DwFast;
 
@@ -381,6 +382,13 @@ static bool fast_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
     cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_dwbv", k->idx), bv, f->npat * nb * 16);
     put_array(cg, k->fixed ? "double" : "float", cg_fmt(cg, "n%d_dwkv", k->idx), nb * 16, NULL,
               kd, !k->fixed);
+    if (k->fixed) { /* the checked float form's k, when each is a normal float (its bound) */
+        f->checked = true;
+        for (int64_t c = 0; c < k->C; c++)
+            f->checked &= fabs(kd[c]) >= 0x1p-100 && fabs(kd[c]) <= 0x1p60;
+        if (f->checked)
+            put_array(cg, "float", cg_fmt(cg, "n%d_dwkf", k->idx), nb * 16, NULL, kd, true);
+    }
     int32_t pm[16];
     for (int i = 0; i < 16; i++)
         pm[i] = f->pm[i];
@@ -447,13 +455,28 @@ static void fast_chunk(CGen *cg, const DwConv *k, const DwFast *f, int ind, int6
                                : "qcc_dw_rqv_mul(a%d, kl, kh, zp32, vlo, vhi, %d)";
     const char *st = !full ? "" : k->yu ? "us" : "s";
     const char *ox = ox0 < 0 ? "ox" : cg_fmt(cg, "%lld", (long long)ox0);
+    const char *mk = masked ? "mk" : "(__mmask16)0xffff";
+    int xi = ind + 1;
+    if (f->checked) { /* the exact form below only for a chunk with a lane near a tie */
+        cg_line(cg, ind + 1, "__m512 tie = _mm512_setzero_ps();");
+        for (int p = 0; p < np; p++)
+            cg_line(cg, ind + 1, "_mm512_mask_cvtepi32_storeu_epi8(y + (%s + %d) * %lld + c0, %s, "
+                    "qcc_v16_rqc_y(a%d, kc, czp, clo, chi, &tie));", ox, p, C, mk, p);
+        cg_line(cg, ind + 1, "if (QCC_UNLIKELY(qcc_v16_tied(tie, %s, %s, %s))) { /* near a tie: "
+                "again, exactly */", k->zy, k->lo, k->hi);
+        xi = ind + 2;
+        cg_line(cg, xi, "const __m512d kl = _mm512_loadu_pd(n%d_dwkv + c0), kh = "
+                "_mm512_loadu_pd(n%d_dwkv + c0 + 8);", k->idx, k->idx);
+    }
     for (int p = 0; p < np; p++) {
         const char *v = cg_fmt(cg, rq, p, full);
         if (full && k->yu) /* lo >= 0: max with lo, then the unsigned saturation is min 255 */
             v = cg_fmt(cg, "_mm512_max_epi32(%s, vlo)", v);
-        cg_line(cg, ind + 1, "_mm512_mask_cvt%sepi32_storeu_epi8(y + (%s + %d) * %lld + c0, %s, "
-                "%s);", st, ox, p, C, masked ? "mk" : "(__mmask16)0xffff", v);
+        cg_line(cg, xi, "_mm512_mask_cvt%sepi32_storeu_epi8(y + (%s + %d) * %lld + c0, %s, %s);",
+                st, ox, p, C, mk, v);
     }
+    if (f->checked)
+        cg_line(cg, ind + 1, "}");
     cg_line(cg, ind, "}");
 }
 
@@ -472,7 +495,9 @@ static void fast_block(CGen *cg, const DwConv *k, const DwFast *f, int ind, bool
         cg_line(cg, ind, "const __m512i w%d = _mm512_loadu_si512((const void *)(wp + c0 * %d + "
                 "%d));", kx, (int)k->KW * 4, kx * 64);
     cg_line(cg, ind, "const __m512i bias = _mm512_loadu_si512((const void *)(bp + c0));");
-    if (k->fixed)
+    if (f->checked)
+        cg_line(cg, ind, "const __m512 kc = _mm512_loadu_ps(n%d_dwkf + c0);", id);
+    else if (k->fixed)
         cg_line(cg, ind, "const __m512d kl = _mm512_loadu_pd(n%d_dwkv + c0), kh = "
                 "_mm512_loadu_pd(n%d_dwkv + c0 + 8);", id, id);
     else
@@ -527,6 +552,9 @@ static void fast_row_fn(CGen *cg, const DwConv *k, const DwFast *f) {
     if (k->fixed)
         cg_line(s, 1, "const __m512i vlo = _mm512_set1_epi32(%s), vhi = _mm512_set1_epi32(%s);",
                 k->lo, k->hi);
+    if (f->checked)
+        cg_line(s, 1, "const __m512 czp = _mm512_set1_ps(%s.0f), clo = _mm512_set1_ps(%s.0f), "
+                "chi = _mm512_set1_ps(%s.0f);", k->zy, k->lo, k->hi);
     else
         cg_line(s, 1, "const __m512 flo = _mm512_set1_ps((float)(%s - %s)), fhi = "
                 "_mm512_set1_ps((float)(%s - %s));", k->lo, k->zy, k->hi, k->zy);

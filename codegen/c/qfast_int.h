@@ -13,7 +13,7 @@ typedef struct FastQuant {
     int lanes;                  /* channels rounded up to 16 */
     int channels;               /* real output channels */
     const char *m0, *sh, *f;    /* names of the padded multiplier arrays (NULL if unused) */
-    const char *k;              /* exact double multipliers, when fastk_quant_bound proved them */
+    const char *kf;             /* float multipliers of the checked form (x86, Q31 mode), or NULL */
     const char *zy, *lo, *hi;   /* output zero point and clamp bounds (C literals) */
     const char *yt;             /* output element type ("uint8_t") */
 } FastQuant;
@@ -25,13 +25,14 @@ void fastk_runtime(CGen *cg);
  * else n<idx>_<what>p (the portable order). */
 void fastk_packed(CGen *cg, int idx, const char *what, const int8_t *simd, int64_t nsimd,
                   const int8_t *port, int64_t nport);
-/* Emit the padded m0/shift or float arrays of node n's multiplier 0 as n<idx>_fm0 ... */
+/* Emit the padded arrays of node n's multiplier 0: n<idx>_fm0/_fsh (Q31 mode; plus n<idx>_fk
+ * for the checked float form on x86) or n<idx>_ff (float mode). */
 void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq);
-/* fastk_quant, and if accmax (per channel bound of |acc|, or NULL) keeps every |acc * m0|
- * below 2^53 on x86: n<idx>_fk (m0 * 2^(shift-31) as doubles) for the VNNI epilogue, with
- * the Q31 arrays compiled only for the portable path. */
-void fastk_quant_acc(CGen *cg, const Node *n, int lanes, int channels, const int64_t *accmax,
-                     FastQuant *fq);
+/* The checked float form (fq->kf): begin declares the tile's `tie` before its stores (false,
+ * nothing emitted, without that form); after them, redo opens `if (tied) {` and sets *exact
+ * to the exact form, with which the caller writes the same stores again, then closes it. */
+bool fastk_vnni_checked_begin(CGen *cg, int ind, const FastQuant *fq);
+void fastk_vnni_checked_redo(CGen *cg, int ind, const FastQuant *fq, FastQuant *exact);
 /* The AVX-512 epilogue in two steps: `name` = the requant constants of the 16 channels at
  * bias + oc (once per block), then requantize+store accumulator `acc` (once per pixel). */
 void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,

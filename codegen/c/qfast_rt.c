@@ -9,7 +9,8 @@
 #include <string.h>
 
 /* Emitted once. Why each piece:
- * - QCC_FAST_VNNI needs VL too (16-byte masked stores) and is off under QCC_NO_SIMD.
+ * - QCC_FAST_VNNI needs VL too (16-byte masked stores), DQ (vreduceps/vrangeps of the
+ *   checked requant; every VNNI CPU has both) and is off under QCC_NO_SIMD.
  * - gcc 12 turns _mm512_dpbusd_epi32 in an unrolled tile into extra register moves that
  *   halve throughput (measured 102 vs 233 GMAC/s); an asm statement with the accumulator
  *   as a "+v" operand keeps it in place. clang compiles the intrinsic well.
@@ -33,15 +34,17 @@ static const char fast_rt_text[] =
     "#define QCC_TILE static\n"
     "#endif\n"
     "#if !defined(QCC_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && \\\n"
-    "    defined(__AVX512VL__)\n"
+    "    defined(__AVX512VL__) && defined(__AVX512DQ__)\n"
     "#define QCC_FAST_VNNI 1\n"
     "#include <immintrin.h>\n"
     "#if defined(__GNUC__) && !defined(__clang__)\n"
     "#define QCC_DPBUSD(acc, u, s) __asm__(\"vpdpbusd %2, %1, %0\" : \"+v\"(acc) : \"v\"(u), \"v\"(s))\n"
     "#define QCC_PIN(v) __asm__(\"\" : \"+v\"(v))\n"
+    "#define QCC_UNLIKELY(c) __builtin_expect(!!(c), 0)\n"
     "#else\n"
     "#define QCC_DPBUSD(acc, u, s) ((acc) = _mm512_dpbusd_epi32((acc), (u), (s)))\n"
     "#define QCC_PIN(v) ((void)0)\n"
+    "#define QCC_UNLIKELY(c) (c)\n"
     "#endif\n"
     "/* four bytes at p (any alignment) in every 32-bit lane */\n"
     "QCC_RT_INLINE __m512i qcc_v16_bcast4(const uint8_t *p) {\n"
@@ -87,29 +90,40 @@ static const char fast_rt_prep_q31[] =
     "}\n"
     ;
 static const char fast_rt_prep_other[] =
-    "/* Double form of the Q31 requant, for nodes whose |acc * m0| < 2^53 is proven at compile\n"
-    " * time: k = m0 * 2^(shift-31) and acc * k are exact doubles, and the conversion rounds half\n"
-    " * to even (MXCSR default), qcc_mul_q31's one rounding. Fewer instructions than 64-bit. */\n"
-    "typedef struct qcc_rqd16 { __m512i b; __m512d k0, k1, lo, hi; } qcc_rqd16;\n"
-    "QCC_RT_INLINE qcc_rqd16 qcc_v16_rq_d(const int32_t *bias, const double *k, int32_t zp,\n"
+    "/* Checked float form of the Q31 requant: y = acc*k + zp in float, k = m0 * 2^(shift-31)\n"
+    " * rounded to float. Three roundings of relative size 2^-24 each put y within\n"
+    " * E = 2^-23 * (3*R + 2*|zp| + 4), R = max(|lo|, |hi|), of the exact value wherever the\n"
+    " * clamp to [lo, hi] does not decide the result, so rounding y half to even gives\n"
+    " * qcc_requant_q31's integer on every lane whose y is further than E from a tie (x.5).\n"
+    " * `tie` keeps the largest |y - rint(y)| of a tile; if qcc_v16_tied says a lane came\n"
+    " * that close, the caller writes the tile again with the exact 64-bit form. */\n"
+    "typedef struct qcc_rqc16 { __m512i b; __m512 k, zp, lo, hi; } qcc_rqc16;\n"
+    "QCC_RT_INLINE qcc_rqc16 qcc_v16_rq_c(const int32_t *bias, const float *k, int32_t zp,\n"
     "                                     int32_t lo, int32_t hi) {\n"
-    "    qcc_rqd16 r;\n"
+    "    qcc_rqc16 r;\n"
     "    r.b = _mm512_loadu_si512(bias);\n"
-    "    r.k0 = _mm512_loadu_pd(k);\n"
-    "    r.k1 = _mm512_loadu_pd(k + 8);\n"
-    "    r.lo = _mm512_set1_pd((double)lo - zp);\n"
-    "    r.hi = _mm512_set1_pd((double)hi - zp);\n"
+    "    r.k = _mm512_loadu_ps(k);\n"
+    "    r.zp = _mm512_set1_ps((float)zp);\n"
+    "    r.lo = _mm512_set1_ps((float)lo);\n"
+    "    r.hi = _mm512_set1_ps((float)hi);\n"
     "    return r;\n"
     "}\n"
-    "QCC_RT_INLINE __m512i qcc_v16_rqd_apply(__m512i acc, const qcc_rqd16 *r, int32_t zp) {\n"
-    "    acc = _mm512_add_epi32(acc, r->b);\n"
-    "    __m512d a = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(acc)), r->k0);\n"
-    "    __m512d b = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1)), r->k1);\n"
-    "    a = _mm512_min_pd(_mm512_max_pd(a, r->lo), r->hi);\n"
-    "    b = _mm512_min_pd(_mm512_max_pd(b, r->lo), r->hi);\n"
-    "    __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(a)),\n"
-    "                                   _mm512_cvtpd_epi32(b), 1);\n"
-    "    return _mm512_add_epi32(q, _mm512_set1_epi32(zp));\n"
+    "QCC_RT_INLINE __m512i qcc_v16_rqc_y(__m512i acc, __m512 k, __m512 zp, __m512 lo, __m512 hi,\n"
+    "                                    __m512 *tie) {\n"
+    "    __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), k, zp);\n"
+    "    y = _mm512_min_ps(_mm512_max_ps(y, lo), hi);\n"
+    "    /* vreduceps: y - rint(y); vrangeps 0xb: the larger magnitude, sign cleared */\n"
+    "    *tie = _mm512_range_ps(*tie, _mm512_reduce_ps(y, 0), 0xb);\n"
+    "    return _mm512_cvtps_epi32(y);\n"
+    "}\n"
+    "QCC_RT_INLINE __m512i qcc_v16_rqc_apply(__m512i acc, const qcc_rqc16 *r, __m512 *tie) {\n"
+    "    return qcc_v16_rqc_y(_mm512_add_epi32(acc, r->b), r->k, r->zp, r->lo, r->hi, tie);\n"
+    "}\n"
+    "QCC_RT_INLINE int qcc_v16_tied(__m512 tie, int32_t zp, int32_t lo, int32_t hi) {\n"
+    "    const int32_t r = (lo < 0 ? -lo : lo) > (hi < 0 ? -hi : hi) ? (lo < 0 ? -lo : lo)\n"
+    "                                                                : (hi < 0 ? -hi : hi);\n"
+    "    const float e = (float)(3 * r + 2 * (zp < 0 ? -zp : zp) + 4) * 0x1p-23f;\n"
+    "    return _mm512_cmp_ps_mask(tie, _mm512_set1_ps(0.5f - e), _CMP_GE_OQ) != 0;\n"
     "}\n"
     "/* float form: qcc_requant_f */\n"
     "typedef struct qcc_rqf16 { __m512i b; __m512 f, lo, hi; } qcc_rqf16;\n"
@@ -148,41 +162,31 @@ void fastk_packed(CGen *cg, int idx, const char *what, const int8_t *simd, int64
     sb_puts(cg->helpers, "#endif\n");
 }
 
-void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq) {
-    fastk_quant_acc(cg, n, lanes, channels, NULL, fq);
-}
-
-/* True when every channel's |acc| <= accmax[c] keeps |acc * m0| below 2^53. */
-static bool double_exact(const Multiplier *m, int channels, const int64_t *accmax) {
-    for (int c = 0; c < channels; c++) {
-        int32_t m0 = m->m0[m->n == 1 ? 0 : c];
-        if ((double)accmax[c] * (double)(m0 < 0 ? -(int64_t)m0 : m0) >= 9007199254740992.0)
-            return false; /* 2^53: the double form would round */
+/* n<idx>_fk, the checked float form's k = m0 * 2^(shift-31) per channel as floats (0 in the
+ * padding lanes, whose y is then zp). False, and nothing written, if some k is not a normal
+ * float far from overflow: the error bound assumes it. */
+static bool emit_float_k(CGen *cg, const Node *n, FastQuant *fq) {
+    const Multiplier *m = &n->q.mul[0];
+    float *k = arena_calloc(cg->g->arena, (size_t)fq->lanes, sizeof(float));
+    for (int c = 0; c < fq->channels; c++) {
+        int mi = m->n == 1 ? 0 : c;
+        k[c] = (float)ldexp((double)m->m0[mi], m->shift[mi] - 31);
+        if (!(fabsf(k[c]) >= 0x1p-100f && fabsf(k[c]) <= 0x1p60f))
+            return false;
     }
+    int idx = (int)(n - cg->g->nodes);
+    fq->kf = cg_fmt(cg, "n%d_fk", idx);
+    sb_printf(cg->helpers, "#if defined(QCC_FAST_VNNI)\n/* node %d: m0 * 2^(shift-31) per "
+              "channel as floats, for the checked float requant */\n", idx);
+    sb_printf(cg->helpers, "static const float %s[%d] QCC_ALIGN = {", fq->kf, fq->lanes);
+    for (int c = 0; c < fq->lanes; c++)
+        sb_printf(cg->helpers, "%s%a%s", c % 4 == 0 ? "\n    " : " ", (double)k[c],
+                  c + 1 < fq->lanes ? "," : "");
+    sb_puts(cg->helpers, "\n};\n#endif\n");
     return true;
 }
 
-static void emit_double_k(CGen *cg, const Node *n, FastQuant *fq) {
-    const Multiplier *m = &n->q.mul[0];
-    int idx = (int)(n - cg->g->nodes);
-    fq->k = cg_fmt(cg, "n%d_fk", idx);
-    sb_printf(cg->helpers, "/* node %d: m0 * 2^(shift-31) per channel, exact doubles (|acc| <= "
-              "bound, |acc * m0| < 2^53) */\n", idx);
-    sb_printf(cg->helpers, "static const double %s[%d] QCC_ALIGN = {", fq->k, fq->lanes);
-    for (int c = 0; c < fq->lanes; c++) {
-        double k = 0.0;
-        if (c < fq->channels) {
-            int mi = m->n == 1 ? 0 : c;
-            k = ldexp((double)m->m0[mi], m->shift[mi] - 31);
-        }
-        sb_printf(cg->helpers, "%s%a%s", c % 4 == 0 ? "\n    " : " ", k,
-                  c + 1 < fq->lanes ? "," : "");
-    }
-    sb_puts(cg->helpers, "\n};\n");
-}
-
-void fastk_quant_acc(CGen *cg, const Node *n, int lanes, int channels, const int64_t *accmax,
-                     FastQuant *fq) {
+void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq) {
     const Multiplier *m = &n->q.mul[0];
     int idx = (int)(n - cg->g->nodes);
     QCC_ASSERT(m->n == 1 || m->n == channels);
@@ -205,14 +209,7 @@ void fastk_quant_acc(CGen *cg, const Node *n, int lanes, int channels, const int
         sb_puts(cg->helpers, "\n};\n");
         return;
     }
-    /* x86: VNNI builds requantize through exact doubles when the bound allows; the Q31
-     * arrays then serve only the portable path */
-    bool dbl = accmax && cg->o->simd != CG_SIMD_NEON && double_exact(m, channels, accmax);
-    if (dbl) {
-        sb_puts(cg->helpers, "#if defined(QCC_FAST_VNNI)\n");
-        emit_double_k(cg, n, fq);
-        sb_puts(cg->helpers, "#else\n");
-    }
+    /* the Q31 arrays serve the portable path, NEON, and the exact redo of the VNNI tiles */
     int32_t *m0 = arena_calloc(cg->g->arena, (size_t)lanes, sizeof(int32_t));
     int32_t *sh = arena_calloc(cg->g->arena, (size_t)lanes, sizeof(int32_t));
     for (int c = 0; c < channels; c++) {
@@ -223,8 +220,8 @@ void fastk_quant_acc(CGen *cg, const Node *n, int lanes, int channels, const int
     fq->sh = cg_fmt(cg, "n%d_fsh", idx);
     cg_i32_array(cg, cg->helpers, fq->m0, m0, lanes);
     cg_i32_array(cg, cg->helpers, fq->sh, sh, lanes);
-    if (dbl)
-        sb_puts(cg->helpers, "#endif\n");
+    if (cg->o->simd != CG_SIMD_NEON)
+        emit_float_k(cg, n, fq);
 }
 
 void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
@@ -232,9 +229,9 @@ void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
     if (fq->f)
         cg_line(cg, ind, "const qcc_rqf16 %s = qcc_v16_rq_f(%s + %s, %s + %s, %s, %s, %s);", name,
                 bias, oc, fq->f, oc, fq->zy, fq->lo, fq->hi);
-    else if (fq->k)
-        cg_line(cg, ind, "const qcc_rqd16 %s = qcc_v16_rq_d(%s + %s, %s + %s, %s, %s, %s);", name,
-                bias, oc, fq->k, oc, fq->zy, fq->lo, fq->hi);
+    else if (fq->kf)
+        cg_line(cg, ind, "const qcc_rqc16 %s = qcc_v16_rq_c(%s + %s, %s + %s, %s, %s, %s);", name,
+                bias, oc, fq->kf, oc, fq->zy, fq->lo, fq->hi);
     else
         cg_line(cg, ind, "const qcc_rq16 %s = qcc_v16_rq_q31(%s + %s, %s + %s, %s + %s, %s, %s, "
                 "%s);", name, bias, oc, fq->m0, oc, fq->sh, oc, fq->zy, fq->lo, fq->hi);
@@ -242,13 +239,32 @@ void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
 
 void fastk_vnni_put(CGen *cg, int ind, const FastQuant *fq, const char *name, const char *acc,
                     const char *dst, int valid) {
-    const char *fn = fq->f ? "qcc_v16_rqf_apply" : fq->k ? "qcc_v16_rqd_apply" : "qcc_v16_rq_apply";
-    const char *r = cg_fmt(cg, "_mm512_cvtepi32_epi8(%s(%s, &%s, %s))", fn, acc, name, fq->zy);
+    const char *r;
+    if (fq->kf)
+        r = cg_fmt(cg, "_mm512_cvtepi32_epi8(qcc_v16_rqc_apply(%s, &%s, &tie))", acc, name);
+    else
+        r = cg_fmt(cg, "_mm512_cvtepi32_epi8(%s(%s, &%s, %s))",
+                   fq->f ? "qcc_v16_rqf_apply" : "qcc_v16_rq_apply", acc, name, fq->zy);
     if (valid >= 16)
         cg_line(cg, ind, "_mm_storeu_si128((__m128i *)(void *)(%s), %s);", dst, r);
     else
         cg_line(cg, ind, "_mm_mask_storeu_epi8(%s, (__mmask16)0x%x, %s);", dst,
                 (1u << valid) - 1u, r);
+}
+
+bool fastk_vnni_checked_begin(CGen *cg, int ind, const FastQuant *fq) {
+    if (!fq->kf)
+        return false;
+    cg_line(cg, ind, "__m512 tie = _mm512_setzero_ps(); /* max |y - rint(y)| (qcc_v16_rq_c) */");
+    return true;
+}
+
+void fastk_vnni_checked_redo(CGen *cg, int ind, const FastQuant *fq, FastQuant *exact) {
+    QCC_ASSERT(fq->kf);
+    cg_line(cg, ind, "if (QCC_UNLIKELY(qcc_v16_tied(tie, %s, %s, %s))) { /* near a tie: all "
+            "again, exactly */", fq->zy, fq->lo, fq->hi);
+    *exact = *fq;
+    exact->kf = NULL;
 }
 
 void fastk_vnni_store16(CGen *cg, int ind, const FastQuant *fq, const char *acc,

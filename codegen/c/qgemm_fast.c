@@ -52,6 +52,17 @@ static void emit_tables(CGen *cg, const Node *n, const GemmGeo *q, bool trans_b)
         neon_gemm_bsum(cg, q->idx, bv, q->blocks, q->k4);
 }
 
+/* The requant+stores of accumulators a0.. a<nblk-1> (blocks b0..) with form fq. */
+static void gemv_vnni_stores(CGen *cg, int ind, const GemmGeo *q, const FastQuant *fq, int b0,
+                             int nblk) {
+    for (int j = 0; j < nblk; j++) {
+        int valid = q->n - (b0 + j) * 16;
+        fastk_vnni_store16(cg, ind, fq, cg_fmt(cg, "a%d", j), cg_fmt(cg, "n%d_c3p", q->idx),
+                           cg_fmt(cg, "%d", (b0 + j) * 16), cg_fmt(cg, "yr + %d", (b0 + j) * 16),
+                           valid > 16 ? 16 : valid);
+    }
+}
+
 /* AVX-512 VNNI: for `nblk` blocks starting at block `b0` (constant), one pass over k. */
 static void gemv_vnni_group(CGen *cg, const GemmGeo *q, int b0, int nblk) {
     cg_line(cg, 2, "{");
@@ -80,11 +91,14 @@ static void gemv_vnni_group(CGen *cg, const GemmGeo *q, int b0, int nblk) {
                     (long long)((b0 + j) * (int64_t)q->k4 + q->k / 4) * 64);
         cg_line(cg, 3, "}");
     }
-    for (int j = 0; j < nblk; j++) {
-        int valid = q->n - (b0 + j) * 16;
-        fastk_vnni_store16(cg, 3, &q->fq, cg_fmt(cg, "a%d", j), cg_fmt(cg, "n%d_c3p", q->idx),
-                           cg_fmt(cg, "%d", (b0 + j) * 16),
-                           cg_fmt(cg, "yr + %d", (b0 + j) * 16), valid > 16 ? 16 : valid);
+    if (fastk_vnni_checked_begin(cg, 3, &q->fq)) {
+        FastQuant exact;
+        gemv_vnni_stores(cg, 3, q, &q->fq, b0, nblk);
+        fastk_vnni_checked_redo(cg, 3, &q->fq, &exact);
+        gemv_vnni_stores(cg, 4, q, &exact, b0, nblk);
+        cg_line(cg, 3, "}");
+    } else {
+        gemv_vnni_stores(cg, 3, q, &q->fq, b0, nblk);
     }
     cg_line(cg, 2, "}");
 }
