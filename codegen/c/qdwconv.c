@@ -280,7 +280,9 @@ static void put_pixel(CGen *cg, const Node *n, const DwConv *k, int ind) {
  * are emitted with constant positions) reads Q = all zx. The result is the portable
  * kernel's acc exactly (same integer; wraparound in between cancels), so the requant is the
  * same exact-double form as qcc_dw_rq16, with the zero point fused into the fma when that
- * sum is exact too, and the clamp after the conversion when |acc * M| < 2^30 (checked). */
+ * sum is exact too, and the clamp after the conversion when |acc * M| < 2^30 (checked).
+ * Fixed mode runs the checked float form first (qcc_v16_rqc_y, qfast_rt.c) and the double
+ * form only for a chunk with a lane near a rounding tie. */
 #define DW_P 8 /* output pixels per register block (8 accumulators + 3 weights + Q + consts) */
 
 typedef struct DwFast {
