@@ -11,14 +11,7 @@
 #error "build for aarch64 with the NEON target's model.c"
 #endif
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static uint32_t rng(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
+#include "../xorshift.h"
 
 /* An accumulator: mostly typical conv sums, sometimes the int32 extremes or a value that
  * lands exactly on a rounding tie for shift count s. */

@@ -19,14 +19,7 @@ int main(void) {
     return 77;
 }
 #else
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static uint32_t rng(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
+#include "../xorshift.h"
 
 /* A uniform double in [0, 1). */
 static double unit(void) {
