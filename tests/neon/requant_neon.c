@@ -11,7 +11,7 @@
 #error "build for aarch64 with the NEON target's model.c"
 #endif
 
-#include "../xorshift.h"
+#include "../requant_rng.h"
 
 /* An accumulator: mostly typical conv sums, sometimes the int32 extremes or a value that
  * lands exactly on a rounding tie for shift count s. */
@@ -40,12 +40,8 @@ int main(void) {
             acc[l] = pick_acc(31 - sh[l], m0[l]);
             f[l] = (float)((double)rng() / 4294967296.0 * (rng() % 2 ? 1e-2 : 4.0));
         }
-        int32_t zp = (int32_t)(rng() % 384) - 128;
-        int32_t lo = rng() % 2 ? -128 : 0, hi = lo + 255;
-        if (zp < lo || zp > hi)
-            zp = lo + (int32_t)(rng() % 256);
-        if (rng() % 4 == 0)
-            lo = zp; /* fused ReLU */
+        int32_t zp, lo, hi;
+        rng_out_range(&zp, &lo, &hi);
         vst1q_s32(got, qcc_n_requant_q31(vld1q_s32(acc), m0, sh, zp, lo, hi));
         for (int l = 0; l < 4; l++, checked++) {
             int32_t want = qcc_requant_q31(acc[l], m0[l], sh[l], zp, lo, hi);

@@ -19,7 +19,7 @@ int main(void) {
     return 77;
 }
 #else
-#include "../xorshift.h"
+#include "../requant_rng.h"
 
 /* A uniform double in [0, 1). */
 static double unit(void) {
@@ -53,12 +53,8 @@ int main(void) {
     for (int iter = 0; iter < 400000; iter++) {
         int32_t acc[16], bias[16], m0[16], sh[16], got[16];
         float kf[16];
-        int32_t zp = (int32_t)(rng() % 384) - 128;
-        int32_t lo = rng() % 2 ? -128 : 0, hi = lo + 255;
-        if (zp < lo || zp > hi)
-            zp = lo + (int32_t)(rng() % 256);
-        if (rng() % 4 == 0)
-            lo = zp; /* fused ReLU */
+        int32_t zp, lo, hi;
+        rng_out_range(&zp, &lo, &hi);
         if (rng() % 8 == 0)
             hi = lo + (int32_t)(rng() % (uint32_t)(hi - lo + 1)); /* ReLU6-like */
         int common = rng() % 2; /* one multiplier for all lanes, as a per-tensor scale */
