@@ -202,15 +202,14 @@ static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
  * and the exact Q31 form again for the whole tile in the rare case that a lane is too close
  * to a rounding tie for the float's error bound (qcc_v16_rq_c). */
 static void vnni_epilogue(CGen *cg, const ConvGeo *q, int P, int B, const char *bias, bool zw) {
-    if (!fastk_vnni_checked_begin(cg, 1, &q->fq)) {
-        vnni_stores(cg, 1, q, &q->fq, P, B, bias, zw);
-        return;
-    }
-    FastQuant exact;
+    bool checked = fastk_vnni_checked_begin(cg, 1, &q->fq);
     vnni_stores(cg, 1, q, &q->fq, P, B, bias, zw);
-    fastk_vnni_checked_redo(cg, 1, &q->fq, &exact);
-    vnni_stores(cg, 2, q, &exact, P, B, bias, zw);
-    cg_line(cg, 1, "}");
+    if (checked) {
+        FastQuant exact;
+        fastk_vnni_checked_redo(cg, 1, &q->fq, &exact);
+        vnni_stores(cg, 2, q, &exact, P, B, bias, zw);
+        cg_line(cg, 1, "}");
+    }
 }
 
 /* AVX-512 VNNI: P x B accumulators in registers; per group of 4 input channels, B weight

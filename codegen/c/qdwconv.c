@@ -384,10 +384,10 @@ static bool fast_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
     cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_dwbv", k->idx), bv, f->npat * nb * 16);
     put_array(cg, k->fixed ? "double" : "float", cg_fmt(cg, "n%d_dwkv", k->idx), nb * 16, NULL,
               kd, !k->fixed);
-    if (k->fixed) { /* the checked float form's k, when each is a normal float (its bound) */
+    if (k->fixed) { /* the checked float form's k, when each is 0 or a normal float (its bound) */
         f->checked = true;
         for (int64_t c = 0; c < k->C; c++)
-            f->checked &= fabs(kd[c]) >= 0x1p-100 && fabs(kd[c]) <= 0x1p60;
+            f->checked &= kd[c] == 0.0 || (fabs(kd[c]) >= 0x1p-100 && fabs(kd[c]) <= 0x1p60);
         if (f->checked)
             put_array(cg, "float", cg_fmt(cg, "n%d_dwkf", k->idx), nb * 16, NULL, kd, true);
     }
@@ -551,12 +551,12 @@ static void fast_row_fn(CGen *cg, const DwConv *k, const DwFast *f) {
         cg_line(s, 1, "const __m512d zpd = _mm512_set1_pd(%s.0);", k->zy);
     else
         cg_line(s, 1, "const __m512i zp32 = _mm512_set1_epi32(%s);", k->zy);
-    if (k->fixed)
-        cg_line(s, 1, "const __m512i vlo = _mm512_set1_epi32(%s), vhi = _mm512_set1_epi32(%s);",
-                k->lo, k->hi);
     if (f->checked)
         cg_line(s, 1, "const __m512 czp = _mm512_set1_ps(%s.0f), clo = _mm512_set1_ps(%s.0f), "
                 "chi = _mm512_set1_ps(%s.0f);", k->zy, k->lo, k->hi);
+    if (k->fixed)
+        cg_line(s, 1, "const __m512i vlo = _mm512_set1_epi32(%s), vhi = _mm512_set1_epi32(%s);",
+                k->lo, k->hi);
     else
         cg_line(s, 1, "const __m512 flo = _mm512_set1_ps((float)(%s - %s)), fhi = "
                 "_mm512_set1_ps((float)(%s - %s));", k->lo, k->zy, k->hi, k->zy);

@@ -91,14 +91,13 @@ static void gemv_vnni_group(CGen *cg, const GemmGeo *q, int b0, int nblk) {
                     (long long)((b0 + j) * (int64_t)q->k4 + q->k / 4) * 64);
         cg_line(cg, 3, "}");
     }
-    if (fastk_vnni_checked_begin(cg, 3, &q->fq)) {
+    bool checked = fastk_vnni_checked_begin(cg, 3, &q->fq);
+    gemv_vnni_stores(cg, 3, q, &q->fq, b0, nblk);
+    if (checked) { /* a lane near a rounding tie: the exact form again */
         FastQuant exact;
-        gemv_vnni_stores(cg, 3, q, &q->fq, b0, nblk);
         fastk_vnni_checked_redo(cg, 3, &q->fq, &exact);
         gemv_vnni_stores(cg, 4, q, &exact, b0, nblk);
         cg_line(cg, 3, "}");
-    } else {
-        gemv_vnni_stores(cg, 3, q, &q->fq, b0, nblk);
     }
     cg_line(cg, 2, "}");
 }
