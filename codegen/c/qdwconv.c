@@ -384,10 +384,10 @@ static bool fast_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
     cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_dwbv", k->idx), bv, f->npat * nb * 16);
     put_array(cg, k->fixed ? "double" : "float", cg_fmt(cg, "n%d_dwkv", k->idx), nb * 16, NULL,
               kd, !k->fixed);
-    if (k->fixed) { /* the checked float form's k, when each is 0 or a normal float (its bound) */
+    if (k->fixed) { /* the checked float form's k, when every k meets its bound's assumption */
         f->checked = true;
         for (int64_t c = 0; c < k->C; c++)
-            f->checked &= kd[c] == 0.0 || (fabs(kd[c]) >= 0x1p-100 && fabs(kd[c]) <= 0x1p60);
+            f->checked &= fastk_checked_k(kd[c]);
         if (f->checked)
             put_array(cg, "float", cg_fmt(cg, "n%d_dwkf", k->idx), nb * 16, NULL, kd, true);
     }

@@ -400,6 +400,14 @@ static const char *ew_vint(CGen *cg, const Node *n, const EwPlan *p, int k, int 
                   cg_in(cg, n, in), ix);
 }
 
+/* The exact scalar form n<idx>_ew1 of element `idx` (a C expression), for a lane near a tie;
+ * a one-element input is read at 0. */
+static const char *ew_scalar_call(CGen *cg, const Node *n, const EwPlan *p, const char *idx) {
+    return cg_fmt(cg, "n%d_ew1(%s[%s], %s[%s])", p->idx, cg_in(cg, n, 0),
+                  tensor_numel(cg_tin(cg, n, 0)) == 1 ? "0" : idx, cg_in(cg, n, 1),
+                  tensor_numel(cg_tin(cg, n, 1)) == 1 ? "0" : idx);
+}
+
 /* The float estimate (fixed) or value (float mode) v of `lanes` lanes at element ix. */
 static const char *ew_vexpr(CGen *cg, const Node *n, const EwPlan *p, int lanes,
                             const char *ix) {
@@ -517,9 +525,7 @@ static void ew_emit_simd(CGen *cg, const Node *n, const EwPlan *p, int lanes) {
     cg_line(cg, 3, "for (int f = 0; f < nf; f++) /* lanes near a tie: the scalar form */");
     cg_line(cg, 4, "for (unsigned m = fm[f]; m; m &= m - 1) {");
     cg_line(cg, 5, "const int l = fl[f] + QCC_CTZ(m);");
-    cg_line(cg, 5, "buf[l] = n%d_ew1(%s[%s], %s[%s]);", p->idx, cg_in(cg, n, 0),
-            tensor_numel(cg_tin(cg, n, 0)) == 1 ? "0" : "i + l", cg_in(cg, n, 1),
-            tensor_numel(cg_tin(cg, n, 1)) == 1 ? "0" : "i + l");
+    cg_line(cg, 5, "buf[l] = %s;", ew_scalar_call(cg, n, p, "i + l"));
     cg_line(cg, 4, "}");
     cg_line(cg, 3, "for (int g = 0; g < len; g += %d)", step);
     cg_line(cg, 4, "%s(%s(%s + i + g), %s(%s(buf + g)));", st, cast, yn, ld, ccast);
@@ -569,9 +575,7 @@ static void ew_emit_portable(CGen *cg, const Node *n, const EwPlan *p) {
     cg_line(cg, 2, "if (amb) /* lanes near a tie: the scalar form */");
     cg_line(cg, 3, "for (int k = 0; k < 64; k++)");
     cg_line(cg, 4, "if (flag[k])");
-    cg_line(cg, 5, "blk[k] = n%d_ew1(%s[%s], %s[%s]);", p->idx, cg_in(cg, n, 0),
-            tensor_numel(cg_tin(cg, n, 0)) == 1 ? "0" : "i + k", cg_in(cg, n, 1),
-            tensor_numel(cg_tin(cg, n, 1)) == 1 ? "0" : "i + k");
+    cg_line(cg, 5, "blk[k] = %s;", ew_scalar_call(cg, n, p, "i + k"));
     cg_line(cg, 2, "for (int k = 0; k < 64; k++)");
     cg_line(cg, 3, "%s[i + k] = blk[k];", cg_out(cg, n, 0));
     cg_line(cg, 1, "}");

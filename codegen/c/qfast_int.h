@@ -28,6 +28,9 @@ void fastk_packed(CGen *cg, int idx, const char *what, const int8_t *simd, int64
 /* Emit the padded arrays of node n's multiplier 0: n<idx>_fm0/_fsh (Q31 mode; plus n<idx>_fk
  * for the checked float form on x86) or n<idx>_ff (float mode). */
 void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq);
+/* True if multiplier k, rounded to float, is 0 or a normal float far from overflow: what the
+ * checked float form's error bound assumes. */
+bool fastk_checked_k(double k);
 /* The checked float form (fq->kf): begin declares the tile's `tie` before its stores (false,
  * nothing emitted, without that form); after them, redo opens `if (tied) {` and sets *exact
  * to the exact form, with which the caller writes the same stores again, then closes it. */

@@ -162,17 +162,23 @@ void fastk_packed(CGen *cg, int idx, const char *what, const int8_t *simd, int64
     sb_puts(cg->helpers, "#endif\n");
 }
 
+bool fastk_checked_k(double k) {
+    float f = (float)k;
+    return f == 0.0f || (fabsf(f) >= 0x1p-100f && fabsf(f) <= 0x1p60f);
+}
+
 /* n<idx>_fk, the checked float form's k = m0 * 2^(shift-31) per channel as floats (0 in the
- * padding lanes, whose y is then zp). False, and nothing written, if some k is neither 0 nor
- * a normal float far from overflow: the error bound assumes that. */
+ * padding lanes, whose y is then zp). False, and nothing written, if some k fails
+ * fastk_checked_k. */
 static bool emit_float_k(CGen *cg, const Node *n, FastQuant *fq) {
     const Multiplier *m = &n->q.mul[0];
     float *k = arena_calloc(cg->g->arena, (size_t)fq->lanes, sizeof(float));
     for (int c = 0; c < fq->channels; c++) {
         int mi = m->n == 1 ? 0 : c;
-        k[c] = (float)ldexp((double)m->m0[mi], m->shift[mi] - 31);
-        if (k[c] != 0.0f && !(fabsf(k[c]) >= 0x1p-100f && fabsf(k[c]) <= 0x1p60f))
+        double kd = ldexp((double)m->m0[mi], m->shift[mi] - 31);
+        if (!fastk_checked_k(kd))
             return false;
+        k[c] = (float)kd;
     }
     int idx = (int)(n - cg->g->nodes);
     fq->kf = cg_fmt(cg, "n%d_fk", idx);

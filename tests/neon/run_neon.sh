@@ -8,6 +8,7 @@
 # Usage: run_neon.sh QCC CASE_DIR [qcc test options: --requant=, --model, --top1...]
 # Exit 77 (SKIP) without the cross compiler, qemu or the case's data.
 set -u
+. "$(dirname "$0")/../compare_outputs.sh"
 qcc=$1 dir=$2
 shift 2
 cross=aarch64-linux-gnu-gcc
@@ -40,17 +41,6 @@ for march in armv8.2-a+dotprod armv8-a; do
         status=1
         continue
     fi
-    same=0
-    for f in "$tmp/ref"/*.bin; do
-        b=$(basename "$f")
-        if cmp -s "$f" "$out/$b"; then
-            same=$((same + 1))
-        else
-            echo "FAIL: -march=$march: $b differs from the x86 portable C output:"
-            cmp "$f" "$out/$b" 2>&1 | head -1
-            status=1
-        fi
-    done
-    echo "neon -march=$march: $same/$nref outputs identical to x86 portable C"
+    compare_outputs "$tmp/ref" "$out" "neon -march=$march" "x86 portable C" || status=1
 done
 exit $status

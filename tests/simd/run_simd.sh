@@ -9,6 +9,7 @@
 # Usage: run_simd.sh QCC CASE_DIR [qcc test options: --requant=, --model, --top1...]
 # Exit 77 (SKIP) on a non-x86 host or without the case's data.
 set -u
+. "$(dirname "$0")/../compare_outputs.sh"
 qcc=$1 dir=$2
 shift 2
 case "$(uname -m)" in x86_64 | amd64) ;; *) echo "SKIP: not an x86-64 host"; exit 77 ;; esac
@@ -36,17 +37,6 @@ for variant in "native:-O3 -march=native" "avx2:-O3 -march=native -mno-avx512f";
         status=1
         continue
     fi
-    same=0
-    for f in "$tmp/ref"/*.bin; do
-        b=$(basename "$f")
-        if cmp -s "$f" "$tmp/$name/$b"; then
-            same=$((same + 1))
-        else
-            echo "FAIL: $flags: $b differs from the portable C output:"
-            cmp "$f" "$tmp/$name/$b" 2>&1 | head -1
-            status=1
-        fi
-    done
-    echo "$flags: $same/$nref outputs identical to portable C"
+    compare_outputs "$tmp/ref" "$tmp/$name" "$flags" "portable C" || status=1
 done
 exit $status
