@@ -52,7 +52,8 @@ int qcc_compile(const char *model_path, const char *out_path, const CompileOptio
     if (float_model && o->report && !qcc_quant_report(model_path, o, &g, stdout, &d))
         goto done;
     PassOptions po = {.requant = o->requant, .dump_after = o->dump_after, .dump_out = stdout,
-                      .ram_budget = o->ram_budget, .channels_last = target->channels_last};
+                      .ram_budget = o->ram_budget, .channels_last = target->channels_last,
+                      .planar_depthwise = target->planar_depthwise};
     if (!pipeline_run(&g, &po, &d))
         goto done;
     if (o->report)

@@ -5,7 +5,11 @@
  * n->nhwc. A TRANSPOSE node converts wherever an NHWC tensor meets an NCHW producer or
  * consumer (graph ports, Flatten, Gemm, Softmax...); inverse transpose pairs cancel. Weights
  * stay OIHW (kernels pack them). Runs after requant (the arithmetic does not depend on the
- * layout) and before memplan, which plans the new tensors like any other. */
+ * layout) and before memplan, which plans the new tensors like any other.
+ * Depthwise convs are the exception where the target has a planar kernel for them
+ * (PassOptions.planar_depthwise): one whose input is NCHW (a graph input, an NCHW node) stays
+ * NCHW, since per output pixel it does a few MACs per byte it reads and a transpose of its
+ * input would cost about as much as the conv itself. */
 #include "passes.h"
 
 #include <string.h>
@@ -40,6 +44,30 @@ static bool is_anchor(const Graph *g, const Node *n) {
     default:
         return false;
     }
+}
+
+bool layout_planar_depthwise(const Graph *g, const Node *n) {
+    if (n->op != OP_CONV || !is_anchor(g, n))
+        return false;
+    const Tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
+    const Tensor *y = &g->tensors[n->out[0]];
+    const ConvAttr *a = &n->a.conv;
+    int64_t C = x->shape[1], KW = w->shape[3];
+    if (a->group != C || y->shape[1] != C || w->shape[0] != C || w->shape[1] != 1 || KW > 4 ||
+        a->stride[0] < 1 || a->stride[1] < 1 || a->dilation[0] < 1 || a->dilation[1] < 1 ||
+        15 * a->stride[1] + (KW - 1) * a->dilation[1] > 63 || y->shape[3] > 512 ||
+        w->shape[2] > 16)
+        return false;
+    int64_t taps = w->shape[2] * KW;
+    for (int64_t c = 0; c < C; c++) {
+        int32_t zw = w->q.n > 1 ? w->q.zero_point[c] : w->q.n == 1 ? w->q.zero_point[0] : 0;
+        for (int64_t t = 0; t < taps; t++) {
+            int64_t v = tensor_get_i(w, c * taps + t) - zw;
+            if (v < -128 || v > 127) /* vpdpbusd's signed operand is one byte */
+                return false;
+        }
+    }
+    return true;
 }
 
 static bool same_shape(const Tensor *a, const Tensor *b) {
@@ -218,6 +246,10 @@ bool pass_layout(Graph *g, const PassOptions *o, Diag *d) {
         const Node *n = &g->nodes[i];
         int nact = 0;
         bool want = is_anchor(g, n);
+        /* a depthwise conv reading NCHW runs NCHW where the target has that kernel: no
+         * transpose of its input, and of its output only if an NHWC node reads it */
+        if (want && o->planar_depthwise && !nhwc_t[n->in[0]] && layout_planar_depthwise(g, n))
+            want = false;
         if (!want && is_flexible(g, n, &nact))
             for (int k = 0; k < nact && !want; k++)
                 want = nhwc_t[n->in[k]];

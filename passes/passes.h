@@ -17,6 +17,7 @@ typedef struct PassOptions {
     FILE *dump_out;             /* where dumps go */
     int64_t ram_budget;         /* fail if the arena exceeds it (0: no limit) */
     bool channels_last;         /* layout.c: 2-d quantized convs/pools to NHWC (Target) */
+    bool planar_depthwise;      /* layout.c: depthwise convs that read NCHW stay NCHW (Target) */
 } PassOptions;
 
 typedef bool (*PassFn)(Graph *g, const PassOptions *o, Diag *d);
@@ -32,6 +33,10 @@ bool pass_bias_c3(Graph *g, const PassOptions *o, Diag *d);         /* bias_c3.c
 bool pass_requant(Graph *g, const PassOptions *o, Diag *d);         /* requant.c */
 bool pass_layout(Graph *g, const PassOptions *o, Diag *d);          /* layout.c */
 bool pass_memplan(Graph *g, const PassOptions *o, Diag *d);         /* memplan.c */
+/* layout.c: whether CONV n is a depthwise conv of the shape the C backend's planar (NCHW)
+ * VNNI kernel takes (codegen/c/qdwconv.c): one 64-byte row load must hold the taps of 16
+ * output pixels, KW <= 4 taps per 32-bit lane, weights minus zero point within int8. */
+bool layout_planar_depthwise(const Graph *g, const Node *n);
 /* memplan.c: the graph-boundary conversions <name>_run performs around <name>_run_q (design
  * sec. 7), decided in this one place for memplan and codegen: qnode[k] (ninputs entries) is
  * the QUANTIZE node that is the only reader of graph input k, dqnode[k] (noutputs entries)

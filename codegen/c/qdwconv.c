@@ -13,6 +13,7 @@
  * w - zw run the register-blocked row kernel n<idx>_dwrow instead (see "the AVX-512 VNNI row
  * kernel" below); the per-pixel loop stays as the AVX2, NEON and portable path. */
 #include "cgen.h"
+#include "qfast_int.h"
 #include "qneon.h"
 
 #include <math.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 
 bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n);
+bool cg_qconv_depthwise_planar(CGen *cg, const Node *n);
 
 /* Written once per model.c into cg->helpers. Why each piece:
  * - x bytes widen to 32-bit lanes and multiply with vpmaddwd against weights stored as
@@ -156,6 +158,23 @@ typedef struct DwConv {
     bool fixed;                 /* Q31 requant (double form) rather than float */
 } DwConv;
 
+/* dw_rt_* into cg->helpers, once per model.c (with qfast_rt.c's QCC_FAST_VNNI, QCC_DPBUSD,
+ * QCC_TILE). */
+static void dw_runtime(CGen *cg) {
+    if (cg->helpers->data && strstr(cg->helpers->data, DW_MARK))
+        return;
+    fastk_runtime(cg);
+    sb_puts(cg->helpers, dw_rt_avx512);
+    sb_puts(cg->helpers, dw_rt_avx2);
+}
+
+/* The input row kernel row r reads for output row out_y, as C ("out_y * 2 - 1"). */
+static const char *row_expr(CGen *cg, const DwConv *k, int r) {
+    int64_t off = r * k->DH - k->PT;
+    return cg_fmt(cg, "out_y * %lld %c %lld", (long long)k->SH, off < 0 ? '-' : '+',
+                  (long long)(off < 0 ? -off : off));
+}
+
 /* One array into cg->helpers, 12 values a line. */
 static void put_array(CGen *cg, const char *type, const char *name, int64_t count,
                       const int64_t *iv, const double *dv, bool is_float) {
@@ -214,11 +233,14 @@ static bool pack(CGen *cg, const Node *n, const DwConv *k, bool fast) {
     put_array(cg, "int16_t", cg_fmt(cg, "n%d_dw16", k->idx), T * C, w16, NULL, false);
     put_array(cg, "int32_t", cg_fmt(cg, "n%d_dwb", k->idx), C, bias, NULL, false);
     put_array(cg, k->xt, cg_fmt(cg, "n%d_dwz", k->idx), C, zrow, NULL, false);
-    sb_puts(cg->helpers, "#if defined(QCC_DW_AVX512) || defined(QCC_DW_AVX2)\n");
-    put_array(cg, "int32_t", cg_fmt(cg, "n%d_dw32", k->idx), T * C, w32, NULL, false);
-    put_array(cg, k->fixed ? "double" : "float", cg_fmt(cg, "n%d_dwk", k->idx), C, NULL, rk,
-              !k->fixed);
-    sb_puts(cg->helpers, "#endif\n");
+    if (C >= 8) { /* what put_pixel's 16- and 8-lane loops read, where it writes them */
+        sb_puts(cg->helpers, C >= 16 ? "#if defined(QCC_DW_AVX512) || defined(QCC_DW_AVX2)\n"
+                                     : "#if defined(QCC_DW_AVX2)\n");
+        put_array(cg, "int32_t", cg_fmt(cg, "n%d_dw32", k->idx), T * C, w32, NULL, false);
+        put_array(cg, k->fixed ? "double" : "float", cg_fmt(cg, "n%d_dwk", k->idx), C, NULL, rk,
+                  !k->fixed);
+        sb_puts(cg->helpers, "#endif\n");
+    }
     if (fast)
         sb_puts(cg->helpers, "#endif\n");
     return true;
@@ -305,6 +327,41 @@ static int dw_row_mask(const DwConv *k, int64_t oy) {
     return mask;
 }
 
+/* The requant factor of channel c (kd[c]) for the VNNI kernels' forms, whose accumulators
+ * stay within |acc| <= bound: false if those forms are not exact there; clears f->fma when
+ * fusing the zero point into the double fma would not be. */
+static bool fast_channel_k(const Node *n, const DwConv *k, int64_t c, double bound, DwFast *f,
+                           double *kd) {
+    const Multiplier *m = &n->q.mul[0];
+    int mi = m->n > 1 ? (int)c : 0;
+    if (!k->fixed) {
+        kd[c] = m->f[mi];
+        return true;
+    }
+    double rk = ldexp((double)m->m0[mi], m->shift[mi] - 31);
+    double zpart = 255.0 * ldexp(1.0, 31 - m->shift[mi]);
+    if (bound * rk >= 1073741824.0 || /* 2^30: the int32 clamp after conversion */
+        bound * (double)m->m0[mi] >= 9007199254740992.0) /* 2^53: pack()'s bound */
+        return false;
+    if (bound * (double)m->m0[mi] + zpart >= 9007199254740992.0) /* 2^53 */
+        f->fma = false;
+    kd[c] = rk;
+    return true;
+}
+
+/* The requant factors as `prefix`kv (double in fixed mode, float in float mode) and, when
+ * every k meets the checked float form's assumption, `prefix`kf (sets f->checked). */
+static void fast_put_k(CGen *cg, const DwConv *k, DwFast *f, const double *kd, int64_t count,
+                       const char *prefix) {
+    put_array(cg, k->fixed ? "double" : "float", cg_fmt(cg, "%skv", prefix), count, NULL, kd,
+              !k->fixed);
+    f->checked = k->fixed;
+    for (int64_t c = 0; c < k->C && f->checked; c++)
+        f->checked = fastk_checked_k(kd[c]);
+    if (f->checked)
+        put_array(cg, "float", cg_fmt(cg, "%skf", prefix), count, NULL, kd, true);
+}
+
 /* Eligibility, then the VNNI arrays (weights and bias per row pattern, requant factors). */
 static bool fast_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
     const Tensor *w = cg_tin(cg, n, 1), *x = cg_tin(cg, n, 0);
@@ -330,7 +387,6 @@ static bool fast_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
     int8_t *wv = arena_calloc(a, (size_t)f->npat * (size_t)nb * (size_t)KW * 64, 1);
     int32_t *bv = arena_calloc(a, (size_t)f->npat * (size_t)nb * 16, sizeof(int32_t));
     double *kd = arena_calloc(a, (size_t)nb * 16, sizeof(double));
-    const Multiplier *m = &n->q.mul[0];
     f->fma = true;
     for (int64_t c = 0; c < k->C; c++) {
         int32_t zw = w->q.n > 1 ? w->q.zero_point[c] : w->q.n == 1 ? w->q.zero_point[0] : 0;
@@ -342,19 +398,8 @@ static bool fast_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
                 return false; /* vpdpbusd's signed operand is one byte */
             bound += 255.0 * (double)llabs(v);
         }
-        int mi = m->n > 1 ? (int)c : 0;
-        if (k->fixed) {
-            double rk = ldexp((double)m->m0[mi], m->shift[mi] - 31);
-            double zpart = 255.0 * ldexp(1.0, 31 - m->shift[mi]);
-            if (bound * rk >= 1073741824.0 || /* 2^30: the int32 clamp after conversion */
-                bound * (double)m->m0[mi] >= 9007199254740992.0) /* 2^53: pack()'s bound */
-                return false;
-            if (bound * (double)m->m0[mi] + zpart >= 9007199254740992.0) /* 2^53 */
-                f->fma = false;
-            kd[c] = rk;
-        } else {
-            kd[c] = m->f[mi];
-        }
+        if (!fast_channel_k(n, k, c, bound, f, kd))
+            return false;
         for (int p = 0; p < 16; p++) {
             int mask = -1;
             for (int i = 0; i < 16; i++)
@@ -382,15 +427,7 @@ static bool fast_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
     cg_byte_array(cg->helpers, cg_fmt(cg, "n%d_dwwv", k->idx), wv,
                   (int64_t)f->npat * nb * KW * 64, true);
     cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_dwbv", k->idx), bv, f->npat * nb * 16);
-    put_array(cg, k->fixed ? "double" : "float", cg_fmt(cg, "n%d_dwkv", k->idx), nb * 16, NULL,
-              kd, !k->fixed);
-    if (k->fixed) { /* the checked float form's k, when every k meets its bound's assumption */
-        f->checked = true;
-        for (int64_t c = 0; c < k->C; c++)
-            f->checked &= fastk_checked_k(kd[c]);
-        if (f->checked)
-            put_array(cg, "float", cg_fmt(cg, "n%d_dwkf", k->idx), nb * 16, NULL, kd, true);
-    }
+    fast_put_k(cg, k, f, kd, nb * 16, cg_fmt(cg, "n%d_dw", k->idx));
     int32_t pm[16];
     for (int i = 0; i < 16; i++)
         pm[i] = f->pm[i];
@@ -398,6 +435,9 @@ static bool fast_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
     sb_puts(cg->helpers, "#endif\n");
     return true;
 }
+
+static void fast_stores(CGen *cg, const DwConv *k, const DwFast *f, int ind, int np,
+                        const char *const *addr, const char *const *mk, const char *kdecl);
 
 /* Q of input column offset `off` (a C expression, bytes from the row pointers). */
 static const char *fast_q(CGen *cg, const DwConv *k, const DwFast *f, bool masked,
@@ -448,6 +488,23 @@ static void fast_chunk(CGen *cg, const DwConv *k, const DwFast *f, int ind, int6
                     cg_line(cg, ind + 2, "QCC_DPBUSD(a%d, q, w%d);", p, kx);
         cg_line(cg, ind + 1, "}");
     }
+    const char *addr[DW_P], *mk[DW_P];
+    for (int p = 0; p < np; p++) {
+        addr[p] = cg_fmt(cg, "y + (%s + %d) * %lld + c0",
+                         ox0 < 0 ? "ox" : cg_fmt(cg, "%lld", (long long)ox0), p, C);
+        mk[p] = masked ? "mk" : "(__mmask16)0xffff";
+    }
+    fast_stores(cg, k, f, ind + 1, np, addr, mk, cg_fmt(cg, "const __m512d kl = "
+                "_mm512_loadu_pd(n%d_dwkv + c0), kh = _mm512_loadu_pd(n%d_dwkv + c0 + 8);",
+                k->idx, k->idx));
+    cg_line(cg, ind, "}");
+}
+
+/* Requantize accumulators a0..a<np-1> and store each to addr[p] under lane mask mk[p]: the checked float form first when f->checked (kc, czp, clo, chi), then, for a
+ * chunk with a lane near a tie, the exact double form (kl, kh declared by `kdecl`); else the
+ * double form (fixed) or qcc_requant_f's (float) directly. */
+static void fast_stores(CGen *cg, const DwConv *k, const DwFast *f, int ind, int np,
+                        const char *const *addr, const char *const *mk, const char *kdecl) {
     /* a clamp to the whole byte range is the saturating store's (vpmovsdb; vpmovusdb once
      * negatives are 0) */
     bool full = k->fixed && ((!k->yu && !strcmp(k->lo, "-128") && !strcmp(k->hi, "127")) ||
@@ -456,30 +513,25 @@ static void fast_chunk(CGen *cg, const DwConv *k, const DwFast *f, int ind, int6
                      : f->fma  ? "qcc_dw_rqv_fma(a%d, kl, kh, zpd, vlo, vhi, %d)"
                                : "qcc_dw_rqv_mul(a%d, kl, kh, zp32, vlo, vhi, %d)";
     const char *st = !full ? "" : k->yu ? "us" : "s";
-    const char *ox = ox0 < 0 ? "ox" : cg_fmt(cg, "%lld", (long long)ox0);
-    const char *mk = masked ? "mk" : "(__mmask16)0xffff";
-    int xi = ind + 1;
+    int xi = ind;
     if (f->checked) { /* the exact form below only for a chunk with a lane near a tie */
-        cg_line(cg, ind + 1, "__m512 tie = _mm512_setzero_ps();");
+        cg_line(cg, ind, "__m512 tie = _mm512_setzero_ps();");
         for (int p = 0; p < np; p++)
-            cg_line(cg, ind + 1, "_mm512_mask_cvtepi32_storeu_epi8(y + (%s + %d) * %lld + c0, %s, "
-                    "qcc_v16_rqc_y(a%d, kc, czp, clo, chi, &tie));", ox, p, C, mk, p);
-        cg_line(cg, ind + 1, "if (QCC_UNLIKELY(qcc_v16_tied(tie, %s, %s, %s))) { /* near a tie: "
+            cg_line(cg, ind, "_mm512_mask_cvtepi32_storeu_epi8(%s, %s, qcc_v16_rqc_y(a%d, kc, "
+                    "czp, clo, chi, &tie));", addr[p], mk[p], p);
+        cg_line(cg, ind, "if (QCC_UNLIKELY(qcc_v16_tied(tie, %s, %s, %s))) { /* near a tie: "
                 "again, exactly */", k->zy, k->lo, k->hi);
-        xi = ind + 2;
-        cg_line(cg, xi, "const __m512d kl = _mm512_loadu_pd(n%d_dwkv + c0), kh = "
-                "_mm512_loadu_pd(n%d_dwkv + c0 + 8);", k->idx, k->idx);
+        xi = ind + 1;
+        cg_line(cg, xi, "%s", kdecl);
     }
     for (int p = 0; p < np; p++) {
         const char *v = cg_fmt(cg, rq, p, full);
         if (full && k->yu) /* lo >= 0: max with lo, then the unsigned saturation is min 255 */
             v = cg_fmt(cg, "_mm512_max_epi32(%s, vlo)", v);
-        cg_line(cg, xi, "_mm512_mask_cvt%sepi32_storeu_epi8(y + (%s + %d) * %lld + c0, %s, %s);",
-                st, ox, p, C, mk, v);
+        cg_line(cg, xi, "_mm512_mask_cvt%sepi32_storeu_epi8(%s, %s, %s);", st, addr[p], mk[p], v);
     }
     if (f->checked)
-        cg_line(cg, ind + 1, "}");
-    cg_line(cg, ind, "}");
+        cg_line(cg, ind, "}");
 }
 
 /* Compile-time chunks covering output columns [x0, x1), at most DW_P pixels each. */
@@ -522,6 +574,25 @@ static void fast_block(CGen *cg, const DwConv *k, const DwFast *f, int ind, bool
     fast_const_chunks(cg, k, f, ind, xl + nloop * DW_P, k->OW, masked);
 }
 
+/* The VNNI kernels' constant vectors: the int8 flip, and what fast_stores' forms read. */
+static void fast_consts(CGen *cg, const DwConv *k, const DwFast *f, int ind) {
+    if (k->xs)
+        cg_line(cg, ind, "const __m512i flip = _mm512_set1_epi8((char)-128); /* int8 -> u8 + 128 */");
+    if (k->fixed && f->fma)
+        cg_line(cg, ind, "const __m512d zpd = _mm512_set1_pd(%s.0);", k->zy);
+    else
+        cg_line(cg, ind, "const __m512i zp32 = _mm512_set1_epi32(%s);", k->zy);
+    if (f->checked)
+        cg_line(cg, ind, "const __m512 czp = _mm512_set1_ps(%s.0f), clo = _mm512_set1_ps(%s.0f), "
+                "chi = _mm512_set1_ps(%s.0f);", k->zy, k->lo, k->hi);
+    if (k->fixed)
+        cg_line(cg, ind, "const __m512i vlo = _mm512_set1_epi32(%s), vhi = _mm512_set1_epi32(%s);",
+                k->lo, k->hi);
+    else
+        cg_line(cg, ind, "const __m512 flo = _mm512_set1_ps((float)(%s - %s)), fhi = "
+                "_mm512_set1_ps((float)(%s - %s));", k->lo, k->zy, k->hi, k->zy);
+}
+
 /* n<idx>_dwrow: one output row from the KH input rows r0.. (any real row where outside the
  * image; the pattern's weights ignore it), pattern weights wp and bias bp. */
 static void fast_row_fn(CGen *cg, const DwConv *k, const DwFast *f) {
@@ -545,21 +616,7 @@ static void fast_row_fn(CGen *cg, const DwConv *k, const DwFast *f) {
     cg_line(s, 1, "const __m512i qz = _mm512_set1_epi8((char)%d); /* a column of zx */",
             f->zxu > 127 ? f->zxu - 256 : f->zxu);
     cg_line(s, 1, "(void)qz; /* unused without horizontal padding */");
-    if (k->xs)
-        cg_line(s, 1, "const __m512i flip = _mm512_set1_epi8((char)-128); /* int8 -> u8 + 128 */");
-    if (k->fixed && f->fma)
-        cg_line(s, 1, "const __m512d zpd = _mm512_set1_pd(%s.0);", k->zy);
-    else
-        cg_line(s, 1, "const __m512i zp32 = _mm512_set1_epi32(%s);", k->zy);
-    if (f->checked)
-        cg_line(s, 1, "const __m512 czp = _mm512_set1_ps(%s.0f), clo = _mm512_set1_ps(%s.0f), "
-                "chi = _mm512_set1_ps(%s.0f);", k->zy, k->lo, k->hi);
-    if (k->fixed)
-        cg_line(s, 1, "const __m512i vlo = _mm512_set1_epi32(%s), vhi = _mm512_set1_epi32(%s);",
-                k->lo, k->hi);
-    else
-        cg_line(s, 1, "const __m512 flo = _mm512_set1_ps((float)(%s - %s)), fhi = "
-                "_mm512_set1_ps((float)(%s - %s));", k->lo, k->zy, k->hi, k->zy);
+    fast_consts(s, k, f, 1);
     if (f->nbf > 0) {
         cg_line(s, 1, "for (int c0 = 0; c0 < %d; c0 += 16) {", f->nbf * 16);
         fast_block(s, k, f, 2, false);
@@ -597,8 +654,8 @@ static void fast_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *f)
     cg_line(cg, 2, "for (int out_y = 0; out_y < %lld; out_y++) {", (long long)k->OH);
     const char *args = "", *mask = "";
     for (int r = 0; r < f->rows; r++) {
-        cg_line(cg, 3, "const int iy%d = out_y * %lld - %lld, v%d = iy%d >= 0 && iy%d < %lld;", r,
-                (long long)k->SH, (long long)(k->PT - r * k->DH), r, r, r, (long long)k->H);
+        cg_line(cg, 3, "const int iy%d = %s, v%d = iy%d >= 0 && iy%d < %lld;", r,
+                row_expr(cg, k, r), r, r, r, (long long)k->H);
         args = cg_fmt(cg, "%sxb + (v%d ? iy%d : 0) * %lld, ", args, r, r, rowx);
         mask = cg_fmt(cg, "%s%sv%d << %d", mask, r ? " | " : "", r, r);
     }
@@ -632,11 +689,7 @@ bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n) {
     k.lo = cg_i32(cg, n->q.act_min);
     k.hi = cg_i32(cg, n->q.act_max);
     k.fixed = cg->o->requant != REQUANT_FLOAT;
-    if (!cg->helpers->data || !strstr(cg->helpers->data, DW_MARK)) {
-        fastk_runtime(cg); /* QCC_FAST_VNNI, QCC_DPBUSD, QCC_TILE */
-        sb_puts(cg->helpers, dw_rt_avx512);
-        sb_puts(cg->helpers, dw_rt_avx2);
-    }
+    dw_runtime(cg);
     DwFast f;
     bool fast = fast_pack(cg, n, &k, &f);
     if (!pack(cg, n, &k, fast))
@@ -695,5 +748,221 @@ bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n) {
     cg_line(cg, 1, "}");
     if (fast)
         sb_puts(cg->sb, "#endif\n");
+    return true;
+}
+
+/* ---- the planar (NCHW) VNNI kernel ----
+ * For a depthwise node that passes/layout.c left NCHW (its input is NCHW, e.g. a graph input,
+ * and layout_planar_depthwise holds): the lanes are 16 output pixels of one channel's row.
+ * Lane l of Q for kernel row ky holds the KW (<= 4) bytes x[iy][(ox0 + l) * SW - PL + kx * DW]:
+ * one 64-byte load of the input row and one vpermb pick them (the vpermb's mask puts zx where a
+ * column is outside the image), so one vpdpbusd against w[c][ky][0..KW-1] (broadcast) adds
+ * kernel row ky: KH vpdpbusd per 16 outputs, no transpose of the input. Rows outside the image
+ * read a row of zx. The accumulator is the NHWC kernels' (weights w - zw, int8 input flipped to
+ * u8 with -128 * sum(w) in the bias), and so is the requant (fast_stores). */
+#define DP_MAXV 32 /* vectors per output row (OW <= 512, layout_planar_depthwise) */
+#define DP_CHUNK 8 /* accumulators per register block */
+
+typedef struct DpVec {
+    int64_t ox0;                /* first output column */
+    int64_t s;                  /* first input column loaded */
+    int64_t nload;              /* bytes loaded (64: unmasked) */
+    uint64_t pmask;             /* vpermb mask: bytes that read the image */
+    int tab;                    /* index table */
+    int lanes;                  /* output columns stored (16 but in the last vector) */
+} DpVec;
+
+/* Vector v's load, index table (into tabs, deduplicated) and masks. */
+static void planar_vec(const DwConv *k, int v, uint8_t (*tabs)[64], int *ntab, DpVec *pv) {
+    int64_t ox0 = 16 * (int64_t)v, first = ox0 * k->SW - k->PL;
+    pv->ox0 = ox0;
+    pv->s = first < 0 ? 0 : first > k->W - 1 ? k->W - 1 : first;
+    pv->nload = k->W - pv->s < 64 ? k->W - pv->s : 64;
+    pv->lanes = k->OW - ox0 < 16 ? (int)(k->OW - ox0) : 16;
+    pv->pmask = 0;
+    uint8_t idx[64] = {0};
+    for (int l = 0; l < 16; l++)
+        for (int kx = 0; kx < (int)k->KW; kx++) {
+            int64_t col = (ox0 + l) * k->SW - k->PL + kx * k->DW;
+            if (ox0 + l >= k->OW || col < 0 || col >= k->W)
+                continue;
+            QCC_ASSERT(col - pv->s >= 0 && col - pv->s < pv->nload);
+            idx[4 * l + kx] = (uint8_t)(col - pv->s);
+            pv->pmask |= 1ull << (4 * l + kx);
+        }
+    for (pv->tab = 0; pv->tab < *ntab; pv->tab++)
+        if (!memcmp(tabs[pv->tab], idx, 64))
+            return;
+    memcpy(tabs[(*ntab)++], idx, 64);
+}
+
+/* Weights (one int32 of KW bytes per channel and kernel row), bias and requant factors;
+ * false if the accumulators could leave the forms' bounds (fast_channel_k). */
+static bool planar_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
+    const Tensor *w = cg_tin(cg, n, 1);
+    Arena *a = cg->g->arena;
+    int64_t C = k->C, KH = k->KH, KW = k->KW;
+    int32_t *wv = arena_calloc(a, (size_t)(C * KH), sizeof(int32_t));
+    int32_t *bv = arena_calloc(a, (size_t)C, sizeof(int32_t));
+    double *kd = arena_calloc(a, (size_t)C, sizeof(double));
+    memset(f, 0, sizeof *f);
+    f->fma = true;
+    f->rem = 1; /* partial vectors are masked (fast_stores' `mk`) */
+    for (int64_t c = 0; c < C; c++) {
+        int32_t zw = w->q.n > 1 ? w->q.zero_point[c] : w->q.n == 1 ? w->q.zero_point[0] : 0;
+        int64_t c3 = n->q.nbias > 1 ? n->q.c3[c] : n->q.nbias == 1 ? n->q.c3[0] : 0;
+        int64_t b = c3;
+        double bound = fabs((double)c3);
+        for (int64_t ky = 0; ky < KH; ky++) {
+            uint32_t word = 0;
+            for (int64_t kx = 0; kx < KW; kx++) {
+                int64_t v = tensor_get_i(w, (c * KH + ky) * KW + kx) - zw;
+                QCC_ASSERT(v >= -128 && v <= 127); /* layout_planar_depthwise */
+                word |= (uint32_t)(uint8_t)(int8_t)v << (8 * kx);
+                bound += 255.0 * (double)llabs(v);
+                b -= k->xs ? 128 * v : 0;
+            }
+            wv[c * KH + ky] = (int32_t)word;
+        }
+        if (!fast_channel_k(n, k, c, bound, f, kd))
+            return false;
+        bv[c] = (int32_t)(uint32_t)b; /* modulo 2^32 like vpdpbusd's adds */
+    }
+    sb_puts(cg->helpers, "#if defined(QCC_DW_VNNI)\n");
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_dpw", k->idx), wv, (int)(C * KH));
+    cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_dpb", k->idx), bv, (int)C);
+    fast_put_k(cg, k, f, kd, C, cg_fmt(cg, "n%d_dp", k->idx));
+    int64_t *zrow = arena_calloc(a, (size_t)k->W, sizeof(int64_t));
+    for (int64_t i = 0; i < k->W; i++)
+        zrow[i] = cg_zp(cg_tin(cg, n, 0));
+    put_array(cg, k->xt, cg_fmt(cg, "n%d_dpz", k->idx), k->W, zrow, NULL, false);
+    return true;
+}
+
+/* Q of vector pv from row pointer r<ky>. */
+static const char *planar_q(CGen *cg, const DwConv *k, const DpVec *pv, int ky) {
+    const char *ld = pv->nload == 64
+        ? cg_fmt(cg, "_mm512_loadu_si512((const void *)(r%d + %lld))", ky, (long long)pv->s)
+        : cg_fmt(cg, "_mm512_maskz_loadu_epi8(0x%llxull, r%d + %lld)",
+                 (unsigned long long)((1ull << pv->nload) - 1), ky, (long long)pv->s);
+    const char *q = cg_fmt(cg, "_mm512_mask_permutexvar_epi8(qz, 0x%llxull, ix%d, %s)",
+                           (unsigned long long)pv->pmask, pv->tab, ld);
+    return k->xs ? cg_fmt(cg, "_mm512_xor_si512(%s, flip)", q) : q;
+}
+
+/* The node body's VNNI branch: per channel its weights and factors, per output row its
+ * input rows, then the row's vectors in register blocks of DP_CHUNK. */
+static void planar_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *f) {
+    int nv = (int)((k->OW + 15) / 16), ntab = 0, id = k->idx;
+    uint8_t tabs[DP_MAXV][64];
+    DpVec pv[DP_MAXV];
+    QCC_ASSERT(nv <= DP_MAXV);
+    for (int v = 0; v < nv; v++)
+        planar_vec(k, v, tabs, &ntab, &pv[v]);
+    cg_line(cg, 1, "/* NCHW depthwise %lldx%lld, VNNI: 16 output pixels of a row per vector, "
+            "vpermb picks each lane's taps */", (long long)k->KH, (long long)k->KW);
+    if (n->q.mul[0].n > 1)
+        cg_line(cg, 1, "(void)%s;", cg_node_array(cg, n, k->fixed ? "m0_0" : "f_0"));
+    if (n->q.mul[0].n > 1 && k->fixed)
+        cg_line(cg, 1, "(void)%s;", cg_node_array(cg, n, "shift_0"));
+    if (n->q.nbias > 0)
+        cg_line(cg, 1, "(void)%s;", cg_node_array(cg, n, "c3"));
+    cg_line(cg, 1, "(void)%s;", cg_in(cg, n, 1));
+    for (int t = 0; t < ntab; t++) {
+        const char *bytes = "";
+        for (int i = 0; i < 64; i++)
+            bytes = cg_fmt(cg, "%s%s%d", bytes, i ? "," : "", tabs[t][i]);
+        cg_line(cg, 1, "static const uint8_t ix%d_b[64] = {%s};", t, bytes);
+        cg_line(cg, 1, "const __m512i ix%d = _mm512_loadu_si512((const void *)ix%d_b);", t, t);
+    }
+    int32_t zx = cg_zp(cg_tin(cg, n, 0));
+    cg_line(cg, 1, "const __m512i qz = _mm512_set1_epi8((char)%d); /* zx outside the image */",
+            zx > 127 ? zx - 256 : zx);
+    fast_consts(cg, k, f, 1);
+    cg_line(cg, 1, "for (int batch = 0; batch < %lld; batch++) {", (long long)k->N);
+    cg_line(cg, 2, "for (int c = 0; c < %lld; c++) {", (long long)k->C);
+    for (int ky = 0; ky < (int)k->KH; ky++)
+        cg_line(cg, 3, "const __m512i w%d = _mm512_set1_epi32(n%d_dpw[c * %lld + %d]);", ky, id,
+                (long long)k->KH, ky);
+    cg_line(cg, 3, "const __m512i bias = _mm512_set1_epi32(n%d_dpb[c]);", id);
+    if (f->checked)
+        cg_line(cg, 3, "const __m512 kc = _mm512_set1_ps(n%d_dpkf[c]);", id);
+    else if (k->fixed)
+        cg_line(cg, 3, "const __m512d kl = _mm512_set1_pd(n%d_dpkv[c]), kh = kl;", id);
+    else
+        cg_line(cg, 3, "const __m512 kf = _mm512_set1_ps(n%d_dpkv[c]);", id);
+    cg_line(cg, 3, "const %s *xc = %s + (batch * %lld + c) * %lld;", k->xt, cg_in(cg, n, 0),
+            (long long)k->C, (long long)(k->H * k->W));
+    cg_line(cg, 3, "%s *yc = %s + (batch * %lld + c) * %lld;", k->yt, cg_out(cg, n, 0),
+            (long long)k->C, (long long)(k->OH * k->OW));
+    cg_line(cg, 3, "for (int out_y = 0; out_y < %lld; out_y++) {", (long long)k->OH);
+    for (int ky = 0; ky < (int)k->KH; ky++) {
+        cg_line(cg, 4, "const int iy%d = %s;", ky, row_expr(cg, k, ky));
+        cg_line(cg, 4, "const %s *r%d = iy%d >= 0 && iy%d < %lld ? xc + iy%d * %lld : n%d_dpz;",
+                k->xt, ky, ky, ky, (long long)k->H, ky, (long long)k->W, id);
+    }
+    cg_line(cg, 4, "%s *y = yc + out_y * %lld;", k->yt, (long long)k->OW);
+    for (int v0 = 0; v0 < nv; v0 += DP_CHUNK) {
+        int np = nv - v0 < DP_CHUNK ? nv - v0 : DP_CHUNK;
+        cg_line(cg, 4, "{ /* output columns %lld .. %lld */", (long long)pv[v0].ox0,
+                (long long)(pv[v0 + np - 1].ox0 + pv[v0 + np - 1].lanes - 1));
+        for (int p = 0; p < np; p++)
+            cg_line(cg, 5, "__m512i a%d = bias;", p);
+        for (int ky = 0; ky < (int)k->KH; ky++)
+            for (int p = 0; p < np; p++) {
+                cg_line(cg, 5, "{");
+                cg_line(cg, 6, "const __m512i q = %s;", planar_q(cg, k, &pv[v0 + p], ky));
+                cg_line(cg, 6, "QCC_DPBUSD(a%d, q, w%d);", p, ky);
+                cg_line(cg, 5, "}");
+            }
+        const char *addr[DP_CHUNK], *mk[DP_CHUNK];
+        for (int p = 0; p < np; p++) { /* only the row's last vector may be partial */
+            addr[p] = cg_fmt(cg, "y + %lld", (long long)pv[v0 + p].ox0);
+            mk[p] = cg_fmt(cg, "(__mmask16)0x%x", (1u << pv[v0 + p].lanes) - 1u);
+        }
+        fast_stores(cg, k, f, 5, np, addr, mk,
+                    cg_fmt(cg, "const __m512d kl = _mm512_set1_pd(n%d_dpkv[c]), kh = kl;", id));
+        cg_line(cg, 4, "}");
+    }
+    cg_line(cg, 3, "}");
+    cg_line(cg, 2, "}");
+    cg_line(cg, 1, "}");
+}
+
+/* CONV n, NCHW depthwise (layout_planar_depthwise): writes the VNNI branch and "#else";
+ * the caller writes its portable loop and then "#endif". False, with nothing written, when
+ * the node does not qualify. */
+bool cg_qconv_depthwise_planar(CGen *cg, const Node *n) {
+    const Tensor *x = cg_tin(cg, n, 0), *w = cg_tin(cg, n, 1), *y = cg_tout(cg, n, 0);
+    const ConvAttr *a = &n->a.conv;
+    if (!cg->helpers || cg->o->simd == CG_SIMD_NEON || !layout_planar_depthwise(cg->g, n) ||
+        n->q.nmul < 1 || !dtype_is_int8ish(y->dtype))
+        return false;
+    DwConv k = {.N = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
+                .OH = y->shape[2], .OW = y->shape[3], .KH = w->shape[2], .KW = w->shape[3],
+                .SH = a->stride[0], .SW = a->stride[1], .PT = a->pad[0], .PL = a->pad[1],
+                .DH = a->dilation[0], .DW = a->dilation[1]};
+    k.taps = (int)(k.KH * k.KW);
+    k.idx = (int)(n - cg->g->nodes);
+    k.xt = dtype_ctype(x->dtype);
+    k.yt = dtype_ctype(y->dtype);
+    k.xs = x->dtype == DT_INT8;
+    k.yu = y->dtype == DT_UINT8;
+    k.zy = cg_i32(cg, cg_zp(y));
+    k.lo = cg_i32(cg, n->q.act_min);
+    k.hi = cg_i32(cg, n->q.act_max);
+    k.fixed = cg->o->requant != REQUANT_FLOAT;
+    dw_runtime(cg);
+    size_t mark = cg->helpers->len;
+    DwFast f;
+    if (!planar_pack(cg, n, &k, &f)) {
+        cg->helpers->len = mark; /* nothing of this node stays */
+        cg->helpers->data[mark] = '\0';
+        return false;
+    }
+    sb_puts(cg->helpers, "#endif\n");
+    sb_puts(cg->sb, "#if defined(QCC_DW_VNNI)\n");
+    planar_body(cg, n, &k, &f);
+    sb_puts(cg->sb, "#else\n");
     return true;
 }

@@ -7,7 +7,8 @@
  * passes), so |sum| < 2^31 - |c3|; the zw*sum(x) correction is bounded the same way. */
 #include "qfast.h"
 
-bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n); /* qdwconv.c */
+bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n);   /* qdwconv.c */
+bool cg_qconv_depthwise_planar(CGen *cg, const Node *n); /* qdwconv.c */
 
 /* Weight zero points of tensor w along its channel axis as a C expression for channel `idx`:
  * NULL when all are zero (the sum(x) term is then not emitted). */
@@ -145,6 +146,8 @@ static bool emit_conv(CGen *cg, const Node *n) {
     bool padded = false;
     for (int i = 0; i < 2 * ns; i++)
         padded = padded || a->pad[i] != 0;
+    /* an NCHW depthwise conv may have a VNNI branch (#if ... #else before this loop) */
+    bool planar = group > 1 && cg_qconv_depthwise_planar(cg, n);
     const char *const *sp = cg_spatial_names(ns);
     const char *wname = cg_in(cg, n, 1), *xname = cg_in(cg, n, 0);
     int32_t zx = cg_zp(x);
@@ -216,6 +219,8 @@ static bool emit_conv(CGen *cg, const Node *n) {
     sb_free(&yi);
     for (ind--; ind >= 1; ind--)
         cg_line(cg, ind, "}");
+    if (planar)
+        sb_puts(cg->sb, "#endif\n");
     return true;
 }
 

@@ -715,4 +715,4 @@ void cframe_port_defines(CFrame *f, StrBuf *sb, bool input, int k) {
 }
 void cframe_plan(CFrame *f, StrBuf *sb) { put_plan(f, sb); }
 
-const Target target_c = {"c", ".c", emit_c, true};
+const Target target_c = {"c", ".c", emit_c, true, true};

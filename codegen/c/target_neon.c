@@ -121,4 +121,4 @@ static bool emit_neon(const Graph *g, const CodegenOptions *o, StrBuf *src, StrB
     return ok;
 }
 
-const Target target_neon = {"neon", ".c", emit_neon, true};
+const Target target_neon = {"neon", ".c", emit_neon, true, false};

@@ -557,4 +557,4 @@ static bool emit_cuda(const Graph *g, const CodegenOptions *o, StrBuf *src, StrB
     return ok;
 }
 
-const Target target_cuda = {"cuda", ".cu", emit_cuda, false}; /* NCHW kernels for now */
+const Target target_cuda = {"cuda", ".cu", emit_cuda, false, false}; /* NCHW kernels for now */

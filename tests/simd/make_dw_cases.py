@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """make_dw_cases.py: writes tests/simd/cases/<case>/ (model.onnx + test_data_set_0): single
-depthwise QLinearConv layers at the edges of the AVX-512 VNNI depthwise row kernel (qdwconv.c):
+depthwise QLinearConv layers at the edges of the AVX-512 VNNI depthwise kernels (qdwconv.c),
+each twice: reading the graph input (NCHW: the planar kernel) and, as <case>_nhwc, behind a
+1x1 MaxPool, the identity, whose output is NHWC (the row kernel). The edges:
 channel counts that leave a partial 16-lane block, 4x4 and 5x5 kernels, stride 2 with and
 without padding, dilation 2, a non-zero weight zero point, tiny multipliers (y_scale 3.0), a
-5-pixel-wide row, int8 and uint8. The expected outputs are computed here with numpy from the
+5-pixel-wide row, rows of more than 128 outputs, a 2x2 kernel at stride 3, int8 and uint8. The expected outputs are computed here with numpy from the
 ONNX definition and ONNX Runtime's float requantization (float32 multiplier
 x_scale * w_scale / y_scale, round half to even), not by qcc; qcc's float mode must match
 them exactly and its fixed mode within 1 step. Run once; the outputs are committed."""
@@ -27,10 +29,14 @@ CASES = {
     'dw_c48_s2_u8_p0': (48, 12, 40, 3, 2, 0, 1, False, 0, 0.05),
     'dw_c64_s1_s8_w5': (64, 25, 5, 3, 1, 1, 1, True, 0, 0.05),
     'dw_c8_s1_u8': (8, 5, 70, 3, 1, 1, 1, False, 0, 0.05),
+    # the planar kernel's rows of more than 8 vectors (two register blocks), stride 3, 2x2
+    'dw_c3_s1_s8_w150': (3, 4, 150, 3, 1, 1, 1, True, 0, 0.05),
+    'dw_c5_s2_u8_w300': (5, 5, 300, 3, 2, 1, 1, False, 0, 0.05),
+    'dw_c6_k2_s3_u8': (6, 9, 40, 2, 3, 0, 1, False, 0, 0.05),
 }
 
 
-def make(name, spec, seed):
+def make(name, spec, seed, nhwc):
     C, H, W, k, s, p, d, s8, zw, sy = spec
     rng = np.random.default_rng(seed)
     npx = np.int8 if s8 else np.uint8
@@ -62,10 +68,15 @@ def make(name, spec, seed):
              numpy_helper.from_array(zwv, 'zw'), numpy_helper.from_array(np.array(sy), 'sy'),
              numpy_helper.from_array(np.array(zy, dtype=npx), 'zy'),
              numpy_helper.from_array(b, 'b')]
-    node = helper.make_node('QLinearConv', ['x', 'sx', 'zx', 'w', 'sw', 'zw', 'sy', 'zy', 'b'],
+    node = helper.make_node('QLinearConv', ['xc' if nhwc else 'x', 'sx', 'zx', 'w', 'sw', 'zw',
+                                            'sy', 'zy', 'b'],
                             ['y'], name=name, group=C, kernel_shape=[k, k], strides=[s, s],
                             pads=[p, p, p, p], dilations=[d, d])
-    g = helper.make_graph([node], name, [helper.make_tensor_value_info('x', et, [1, C, H, W])],
+    nodes = [node]
+    if nhwc:  # a 1x1 MaxPool (the identity) in front: the conv reads an NHWC producer
+        nodes.insert(0, helper.make_node('MaxPool', ['x'], ['xc'], name=name + '_pool',
+                                         kernel_shape=[1, 1]))
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info('x', et, [1, C, H, W])],
                           [helper.make_tensor_value_info('y', et, [1, C, oh, ow])], inits)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)])
     out = os.path.join(HERE, 'cases', name)
@@ -78,4 +89,5 @@ def make(name, spec, seed):
 
 if __name__ == '__main__':
     for i, (name, spec) in enumerate(CASES.items()):
-        make(name, spec, 100 + i)
+        make(name, spec, 100 + i, False)
+        make(name + '_nhwc', spec, 100 + i, True)

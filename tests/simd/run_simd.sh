@@ -14,7 +14,7 @@ qcc=$1 dir=$2
 shift 2
 case "$(uname -m)" in x86_64 | amd64) ;; *) echo "SKIP: not an x86-64 host"; exit 77 ;; esac
 [ -d "$dir" ] || { echo "SKIP: no case directory $dir"; exit 77; }
-grep -q avx512vnni /proc/cpuinfo 2>/dev/null ||
+grep -q avx512_vnni /proc/cpuinfo 2>/dev/null ||
     echo "note: this CPU has no AVX-512 VNNI; -march=native builds another path"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qcc-simd-XXXXXX") || exit 1
