@@ -636,9 +636,33 @@ static void emit_rcalls(CGen *cg, const ConvGeo *q, int ind, int P, const char *
                 ox, q->co);
 }
 
-/* The node body of row mode: band fill (mode 1), then tiles of pm pixels and a remainder. */
+/* How row mode covers a row of ow pixels with tiles of at most pm: n[0] tiles of p[0] = pm,
+ * then n[1] tiles of p[1]. Where the remainder would be one small tile (56 = 11 x 5 + 1) and
+ * there are enough tiles, the last ones take one pixel less instead (56 = 8 x 5 + 4 x 4):
+ * a 1-pixel tile runs at about half the MAC rate of a full one. */
+static void row_split(int ow, int pm, int n[2], int p[2]) {
+    int t = (ow + pm - 1) / pm, d = t * pm - ow;
+    p[0] = pm, n[0] = ow / pm, p[1] = ow % pm, n[1] = p[1] > 0;
+    if (d > 0 && d <= t && pm > 2 && p[1] < pm - 1)
+        n[0] = t - d, p[1] = pm - 1, n[1] = d;
+}
+
+/* The row tiles row_split uses (main and tail channel blocks). */
+static void emit_rtiles(CGen *cg, const ConvGeo *q, int pm) {
+    int n[2], p[2];
+    row_split(q->ow, pm, n, p);
+    for (int i = 0; i < 2; i++)
+        if (n[i] > 0) {
+            emit_rtile(cg, q, p[i], q->bmain);
+            if (q->btail)
+                emit_rtile(cg, q, p[i], q->btail);
+        }
+}
+
+/* The node body of row mode: band fill (mode 1), then the tiles of row_split. */
 static void emit_rbody(CGen *cg, const ConvGeo *q, int pm) {
-    int nmain = q->ow / pm, rem = q->ow % pm;
+    int n[2], p[2];
+    row_split(q->ow, pm, n, p);
     int64_t row = (int64_t)q->bw * q->c;
     if (q->rows == 1) {
         cg_line(cg, 1, "/* the kh input rows of one output row, padding made real (zx' = %d)%s */",
@@ -681,15 +705,17 @@ static void emit_rbody(CGen *cg, const ConvGeo *q, int pm) {
         cg_line(cg, 3, "const uint8_t *xr = (const uint8_t *)(xb + out_y * %lld);",
                 (long long)q->sh * q->iw * q->c);
     }
-    if (nmain > 0) {
-        cg_line(cg, 3, "for (int out_x = 0; out_x < %d; out_x += %d) {", nmain * pm, pm);
-        emit_rcalls(cg, q, 4, pm, "out_x");
-        cg_line(cg, 3, "}");
-    }
-    if (rem > 0) {
-        cg_line(cg, 3, "{");
-        emit_rcalls(cg, q, 4, rem, cg_fmt(cg, "%d", nmain * pm));
-        cg_line(cg, 3, "}");
+    for (int i = 0, x0 = 0; i < 2; x0 += n[i] * p[i], i++) {
+        if (n[i] > 1) {
+            cg_line(cg, 3, "for (int out_x = %d; out_x < %d; out_x += %d) {", x0,
+                    x0 + n[i] * p[i], p[i]);
+            emit_rcalls(cg, q, 4, p[i], "out_x");
+            cg_line(cg, 3, "}");
+        } else if (n[i] == 1) {
+            cg_line(cg, 3, "{");
+            emit_rcalls(cg, q, 4, p[i], cg_fmt(cg, "%d", x0));
+            cg_line(cg, 3, "}");
+        }
     }
     cg_line(cg, 2, "}");
     cg_line(cg, 1, "}");
@@ -864,13 +890,7 @@ bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
     fastk_quant(cg, n, q.lanes, q.co, &q.fq);
     if (q.zw) { /* row mode for every build: the rtiles have a portable body too */
         emit_ztables(cg, n, &q);
-        int rp[2] = {q.ow >= pm ? pm : 0, q.ow % pm};
-        for (int i = 0; i < 2; i++)
-            if (rp[i] > 0) {
-                emit_rtile(cg, &q, rp[i], q.bmain);
-                if (q.btail)
-                    emit_rtile(cg, &q, rp[i], q.btail);
-            }
+        emit_rtiles(cg, &q, pm);
         emit_rbody(cg, &q, pm);
         return true;
     }
@@ -887,14 +907,8 @@ bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
             emit_tile(cg, &q, ps[i], q.btail);
     }
     if (q.rows) {
-        int rp[2] = {q.ow >= pm ? pm : 0, q.ow % pm};
         sb_puts(cg->helpers, "#if defined(QCC_FAST_VNNI)\n");
-        for (int i = 0; i < 2; i++)
-            if (rp[i] > 0) {
-                emit_rtile(cg, &q, rp[i], q.bmain);
-                if (q.btail)
-                    emit_rtile(cg, &q, rp[i], q.btail);
-            }
+        emit_rtiles(cg, &q, pm);
         sb_puts(cg->helpers, "#endif\n");
         sb_puts(cg->sb, "#if defined(QCC_FAST_VNNI)\n");
         emit_rbody(cg, &q, pm);
