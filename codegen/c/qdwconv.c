@@ -158,6 +158,28 @@ typedef struct DwConv {
     bool fixed;                 /* Q31 requant (double form) rather than float */
 } DwConv;
 
+/* Shapes, attributes and types of depthwise CONV n, channels-last or NCHW (nchw). */
+static DwConv dw_geometry(CGen *cg, const Node *n, bool nchw) {
+    const Tensor *x = cg_tin(cg, n, 0), *w = cg_tin(cg, n, 1), *y = cg_tout(cg, n, 0);
+    const ConvAttr *a = &n->a.conv;
+    int ch = nchw ? 1 : 3, sp = nchw ? 2 : 1; /* channel axis, first spatial axis */
+    DwConv k = {.N = x->shape[0], .C = x->shape[ch], .H = x->shape[sp], .W = x->shape[sp + 1],
+                .OH = y->shape[sp], .OW = y->shape[sp + 1], .KH = w->shape[2],
+                .KW = w->shape[3], .SH = a->stride[0], .SW = a->stride[1], .PT = a->pad[0],
+                .PL = a->pad[1], .DH = a->dilation[0], .DW = a->dilation[1]};
+    k.taps = (int)(k.KH * k.KW);
+    k.idx = (int)(n - cg->g->nodes);
+    k.xt = dtype_ctype(x->dtype);
+    k.yt = dtype_ctype(y->dtype);
+    k.xs = x->dtype == DT_INT8;
+    k.yu = y->dtype == DT_UINT8;
+    k.zy = cg_i32(cg, cg_zp(y));
+    k.lo = cg_i32(cg, n->q.act_min);
+    k.hi = cg_i32(cg, n->q.act_max);
+    k.fixed = cg->o->requant != REQUANT_FLOAT;
+    return k;
+}
+
 /* dw_rt_* into cg->helpers, once per model.c (with qfast_rt.c's QCC_FAST_VNNI, QCC_DPBUSD,
  * QCC_TILE). */
 static void dw_runtime(CGen *cg) {
@@ -669,26 +691,11 @@ static void fast_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *f)
 
 bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n) {
     const Tensor *x = cg_tin(cg, n, 0), *w = cg_tin(cg, n, 1), *y = cg_tout(cg, n, 0);
-    const ConvAttr *a = &n->a.conv;
     if (!cg->helpers || !dtype_is_int8ish(y->dtype) || !dtype_is_int8ish(x->dtype) ||
         w->shape[1] != 1 || n->q.nmul < 1 || x->shape[3] != y->shape[3] ||
         w->shape[2] * w->shape[3] > 64)
         return false;
-    DwConv k = {.N = x->shape[0], .C = x->shape[3], .H = x->shape[1], .W = x->shape[2],
-                .OH = y->shape[1],
-                .OW = y->shape[2], .KH = w->shape[2], .KW = w->shape[3], .SH = a->stride[0],
-                .SW = a->stride[1], .PT = a->pad[0], .PL = a->pad[1], .DH = a->dilation[0],
-                .DW = a->dilation[1]};
-    k.taps = (int)(k.KH * k.KW);
-    k.idx = (int)(n - cg->g->nodes);
-    k.xt = dtype_ctype(x->dtype);
-    k.yt = dtype_ctype(y->dtype);
-    k.xs = x->dtype == DT_INT8;
-    k.yu = y->dtype == DT_UINT8;
-    k.zy = cg_i32(cg, cg_zp(y));
-    k.lo = cg_i32(cg, n->q.act_min);
-    k.hi = cg_i32(cg, n->q.act_max);
-    k.fixed = cg->o->requant != REQUANT_FLOAT;
+    DwConv k = dw_geometry(cg, n, false);
     dw_runtime(cg);
     DwFast f;
     bool fast = fast_pack(cg, n, &k, &f);
@@ -933,25 +940,11 @@ static void planar_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *
  * the caller writes its portable loop and then "#endif". False, with nothing written, when
  * the node does not qualify. */
 bool cg_qconv_depthwise_planar(CGen *cg, const Node *n) {
-    const Tensor *x = cg_tin(cg, n, 0), *w = cg_tin(cg, n, 1), *y = cg_tout(cg, n, 0);
-    const ConvAttr *a = &n->a.conv;
+    const Tensor *y = cg_tout(cg, n, 0);
     if (!cg->helpers || cg->o->simd == CG_SIMD_NEON || !layout_planar_depthwise(cg->g, n) ||
         n->q.nmul < 1 || !dtype_is_int8ish(y->dtype))
         return false;
-    DwConv k = {.N = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
-                .OH = y->shape[2], .OW = y->shape[3], .KH = w->shape[2], .KW = w->shape[3],
-                .SH = a->stride[0], .SW = a->stride[1], .PT = a->pad[0], .PL = a->pad[1],
-                .DH = a->dilation[0], .DW = a->dilation[1]};
-    k.taps = (int)(k.KH * k.KW);
-    k.idx = (int)(n - cg->g->nodes);
-    k.xt = dtype_ctype(x->dtype);
-    k.yt = dtype_ctype(y->dtype);
-    k.xs = x->dtype == DT_INT8;
-    k.yu = y->dtype == DT_UINT8;
-    k.zy = cg_i32(cg, cg_zp(y));
-    k.lo = cg_i32(cg, n->q.act_min);
-    k.hi = cg_i32(cg, n->q.act_max);
-    k.fixed = cg->o->requant != REQUANT_FLOAT;
+    DwConv k = dw_geometry(cg, n, true);
     dw_runtime(cg);
     size_t mark = cg->helpers->len;
     DwFast f;
