@@ -812,6 +812,8 @@ static bool planar_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
     int32_t *wv = arena_calloc(a, (size_t)(C * KH), sizeof(int32_t));
     int32_t *bv = arena_calloc(a, (size_t)C, sizeof(int32_t));
     double *kd = arena_calloc(a, (size_t)C, sizeof(double));
+    int64_t *wt = arena_calloc(a, (size_t)(C * k->taps), sizeof(int64_t));
+    int64_t *c3v = arena_calloc(a, (size_t)C, sizeof(int64_t));
     memset(f, 0, sizeof *f);
     f->fma = true;
     f->rem = 1; /* partial vectors are masked (fast_stores' `mk`) */
@@ -825,6 +827,7 @@ static bool planar_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
             for (int64_t kx = 0; kx < KW; kx++) {
                 int64_t v = tensor_get_i(w, (c * KH + ky) * KW + kx) - zw;
                 QCC_ASSERT(v >= -128 && v <= 127); /* layout_planar_depthwise */
+                wt[(c * KH + ky) * KW + kx] = v;
                 word |= (uint32_t)(uint8_t)(int8_t)v << (8 * kx);
                 bound += 255.0 * (double)llabs(v);
                 b -= k->xs ? 128 * v : 0;
@@ -834,11 +837,19 @@ static bool planar_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
         if (!fast_channel_k(n, k, c, bound, f, kd))
             return false;
         bv[c] = (int32_t)(uint32_t)b; /* modulo 2^32 like vpdpbusd's adds */
+        c3v[c] = c3;
     }
     sb_puts(cg->helpers, "#if defined(QCC_DW_VNNI)\n");
     cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_dpw", k->idx), wv, (int)(C * KH));
     cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_dpb", k->idx), bv, (int)C);
     fast_put_k(cg, k, f, kd, C, cg_fmt(cg, "n%d_dp", k->idx));
+    sb_puts(cg->helpers, "#else\n"); /* planar_portable's: w - zw per tap, c3, factors */
+    put_array(cg, "int16_t", cg_fmt(cg, "n%d_dpt", k->idx), C * k->taps, wt, NULL, false);
+    put_array(cg, "int32_t", cg_fmt(cg, "n%d_dpc", k->idx), C, c3v, NULL, false);
+    sb_puts(cg->helpers, "#if defined(QCC_DW_AVX512) || defined(QCC_DW_AVX2)\n");
+    put_array(cg, k->fixed ? "double" : "float", cg_fmt(cg, "n%d_dpk", k->idx), C, NULL, kd,
+              !k->fixed);
+    sb_puts(cg->helpers, "#endif\n#endif\n");
     int64_t *zrow = arena_calloc(a, (size_t)k->W, sizeof(int64_t));
     for (int64_t i = 0; i < k->W; i++)
         zrow[i] = cg_zp(cg_tin(cg, n, 0));
@@ -872,9 +883,6 @@ static void planar_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *
         cg_line(cg, 1, "(void)%s;", cg_node_array(cg, n, k->fixed ? "m0_0" : "f_0"));
     if (n->q.mul[0].n > 1 && k->fixed)
         cg_line(cg, 1, "(void)%s;", cg_node_array(cg, n, "shift_0"));
-    if (n->q.nbias > 0)
-        cg_line(cg, 1, "(void)%s;", cg_node_array(cg, n, "c3"));
-    cg_line(cg, 1, "(void)%s;", cg_in(cg, n, 1));
     for (int t = 0; t < ntab; t++) {
         const char *bytes = "";
         for (int i = 0; i < 64; i++)
@@ -936,9 +944,98 @@ static void planar_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *
     cg_line(cg, 1, "}");
 }
 
-/* CONV n, NCHW depthwise (layout_planar_depthwise): writes the VNNI branch and "#else";
- * the caller writes its portable loop and then "#endif". False, with nothing written, when
- * the node does not qualify. */
+/* The planar kernel's path in builds without VNNI: per channel and output row, the row's
+ * int32 sums in acc[] (interior columns in a loop compilers vectorise along the row, the
+ * border columns with tests), then the row's requantization. */
+static void planar_portable(CGen *cg, const Node *n, const DwConv *k) {
+    int id = k->idx;
+    int32_t zx = cg_zp(cg_tin(cg, n, 0));
+    cg_line(cg, 1, "/* NCHW depthwise %lldx%lld: a row of sums at a time; columns outside the "
+            "image read zx = %ld (the real 0) */", (long long)k->KH, (long long)k->KW, (long)zx);
+    cg_line(cg, 1, "int32_t acc[%lld];", (long long)k->OW);
+    cg_line(cg, 1, "for (int batch = 0; batch < %lld; batch++) {", (long long)k->N);
+    cg_line(cg, 2, "for (int c = 0; c < %lld; c++) {", (long long)k->C);
+    cg_line(cg, 3, "const %s *xc = %s + (batch * %lld + c) * %lld;", k->xt, cg_in(cg, n, 0),
+            (long long)k->C, (long long)(k->H * k->W));
+    cg_line(cg, 3, "%s *yc = %s + (batch * %lld + c) * %lld;", k->yt, cg_out(cg, n, 0),
+            (long long)k->C, (long long)(k->OH * k->OW));
+    cg_line(cg, 3, "const int16_t *wc = n%d_dpt + c * %d;", id, k->taps);
+    cg_line(cg, 0, "#if defined(QCC_DW_AVX512) || defined(QCC_DW_AVX2)");
+    cg_line(cg, 3, "%s kk[16]; /* the channel's factor in every lane */",
+            k->fixed ? "double" : "float");
+    cg_line(cg, 3, "for (int i = 0; i < 16; i++)");
+    cg_line(cg, 4, "kk[i] = n%d_dpk[c];", id);
+    cg_line(cg, 0, "#endif");
+    cg_line(cg, 3, "for (int out_y = 0; out_y < %lld; out_y++) {", (long long)k->OH);
+    for (int ky = 0; ky < (int)k->KH; ky++) {
+        cg_line(cg, 4, "const int iy%d = %s;", ky, row_expr(cg, k, ky));
+        cg_line(cg, 4, "const %s *r%d = iy%d >= 0 && iy%d < %lld ? xc + iy%d * %lld : n%d_dpz;",
+                k->xt, ky, ky, ky, (long long)k->H, ky, (long long)k->W, id);
+    }
+    /* interior columns: every tap inside the image, one expression per pixel */
+    int64_t xl = 0, xh = k->OW;
+    while (xl < k->OW && xl * k->SW - k->PL < 0)
+        xl++;
+    while (xh > xl && (xh - 1) * k->SW - k->PL + (k->KW - 1) * k->DW >= k->W)
+        xh--;
+    StrBuf sum;
+    sb_init(&sum);
+    for (int t = 0; t < k->taps; t++) {
+        int64_t off = (t % k->KW) * k->DW - k->PL;
+        sb_printf(&sum, " + r%d[ox * %lld %c %lld] * (int32_t)wc[%d]", t / (int)k->KW,
+                  (long long)k->SW, off < 0 ? '-' : '+', (long long)(off < 0 ? -off : off), t);
+    }
+    if (xh > xl) {
+        cg_line(cg, 4, "for (int ox = %lld; ox < %lld; ox++)", (long long)xl, (long long)xh);
+        cg_line(cg, 5, "acc[ox] = n%d_dpc[c]%s;", id, sum.data);
+    }
+    sb_free(&sum);
+    /* border columns: a tap outside the image reads zx */
+    if (xl > 0 || xh < k->OW) {
+        cg_line(cg, 4, "for (int ox = 0; ox < %lld; ox++) {", (long long)k->OW);
+        if (xh > xl) {
+            cg_line(cg, 5, "if (ox == %lld)", (long long)xl);
+            cg_line(cg, 6, "ox = %lld;", (long long)xh);
+            cg_line(cg, 5, "if (ox >= %lld)", (long long)k->OW);
+            cg_line(cg, 6, "break;");
+        }
+        cg_line(cg, 5, "int32_t a = n%d_dpc[c];", id);
+        for (int t = 0; t < k->taps; t++) {
+            int64_t off = (t % k->KW) * k->DW - k->PL;
+            const char *col = cg_fmt(cg, "ox * %lld %c %lld", (long long)k->SW,
+                                     off < 0 ? '-' : '+', (long long)(off < 0 ? -off : off));
+            cg_line(cg, 5, "a += (%s >= 0 && %s < %lld ? r%d[%s] : %ld) * (int32_t)wc[%d];", col,
+                    col, (long long)k->W, t / (int)k->KW, col, (long)zx, t);
+        }
+        cg_line(cg, 5, "acc[ox] = a;");
+        cg_line(cg, 4, "}");
+    }
+    /* the row's requantization: 16 or 8 lanes with the NHWC kernel's exact helpers (their
+     * double form's bound holds: planar_pack checked it), the rest one at a time */
+    const char *f = k->fixed ? "" : "f";
+    cg_line(cg, 4, "%s *yr = yc + out_y * %lld;", k->yt, (long long)k->OW);
+    cg_line(cg, 4, "int ox = 0;");
+    cg_line(cg, 0, "#if defined(QCC_DW_AVX512)");
+    cg_line(cg, 4, "for (; ox + 16 <= %lld; ox += 16)", (long long)k->OW);
+    cg_line(cg, 5, "_mm_storeu_si128((__m128i *)(void *)(yr + ox), qcc_dw_rq%s16("
+            "_mm512_loadu_si512((const void *)(acc + ox)), kk, %s, %s, %s));", f, k->zy, k->lo,
+            k->hi);
+    cg_line(cg, 0, "#elif defined(QCC_DW_AVX2)");
+    cg_line(cg, 4, "for (; ox + 8 <= %lld; ox += 8)", (long long)k->OW);
+    cg_line(cg, 5, "qcc_dw_st8%c(yr + ox, qcc_dw_rq%s8(_mm256_loadu_si256((const __m256i *)"
+            "(const void *)(acc + ox)), kk, %s, %s, %s));", k->yu ? 'u' : 's', f, k->zy, k->lo,
+            k->hi);
+    cg_line(cg, 0, "#endif");
+    cg_line(cg, 4, "for (; ox < %lld; ox++)", (long long)k->OW);
+    cg_line(cg, 5, "yr[ox] = (%s)%s;", k->yt, cg_requant(cg, n, 0, "acc[ox]", "c"));
+    cg_line(cg, 3, "}");
+    cg_line(cg, 2, "}");
+    cg_line(cg, 1, "}");
+}
+
+/* CONV n, NCHW depthwise (layout_planar_depthwise): the VNNI kernel and, for other builds,
+ * planar_portable. False, with nothing written, when the node does not qualify (the caller's
+ * generic loop then runs it). */
 bool cg_qconv_depthwise_planar(CGen *cg, const Node *n) {
     const Tensor *y = cg_tout(cg, n, 0);
     if (!cg->helpers || cg->o->simd == CG_SIMD_NEON || !layout_planar_depthwise(cg->g, n) ||
@@ -953,9 +1050,10 @@ bool cg_qconv_depthwise_planar(CGen *cg, const Node *n) {
         cg->helpers->data[mark] = '\0';
         return false;
     }
-    sb_puts(cg->helpers, "#endif\n");
     sb_puts(cg->sb, "#if defined(QCC_DW_VNNI)\n");
     planar_body(cg, n, &k, &f);
     sb_puts(cg->sb, "#else\n");
+    planar_portable(cg, n, &k);
+    sb_puts(cg->sb, "#endif\n");
     return true;
 }

@@ -135,6 +135,8 @@ static bool emit_conv(CGen *cg, const Node *n) {
         return diag_error(cg->d, "node '%s' (%s): quantized conv needs a constant weight and "
                           "1 to 3 spatial dims", n->name, op_name(n->op));
     int64_t cout = y->shape[1], group = a->group > 0 ? a->group : 1;
+    if (group > 1 && cg_qconv_depthwise_planar(cg, n)) /* qdwconv.c's NCHW depthwise */
+        return true;
     int64_t cin_g = w->shape[1], cout_g = cout / group;
     int64_t xs[QCC_MAX_RANK], ws[QCC_MAX_RANK], ys[QCC_MAX_RANK];
     xs[x->rank - 1] = ws[x->rank - 1] = ys[x->rank - 1] = 1;
@@ -146,8 +148,6 @@ static bool emit_conv(CGen *cg, const Node *n) {
     bool padded = false;
     for (int i = 0; i < 2 * ns; i++)
         padded = padded || a->pad[i] != 0;
-    /* an NCHW depthwise conv may have a VNNI branch (#if ... #else before this loop) */
-    bool planar = group > 1 && cg_qconv_depthwise_planar(cg, n);
     const char *const *sp = cg_spatial_names(ns);
     const char *wname = cg_in(cg, n, 1), *xname = cg_in(cg, n, 0);
     int32_t zx = cg_zp(x);
@@ -219,8 +219,6 @@ static bool emit_conv(CGen *cg, const Node *n) {
     sb_free(&yi);
     for (ind--; ind >= 1; ind--)
         cg_line(cg, ind, "}");
-    if (planar)
-        sb_puts(cg->sb, "#endif\n");
     return true;
 }
 
@@ -350,6 +348,8 @@ static bool emit_conv_integer(CGen *cg, const Node *n) {
         return diag_error(cg->d, "node '%s' (%s): x_zero_point must be a scalar", n->name,
                           op_name(n->op));
     int64_t cout = y->shape[1], group = a->group > 0 ? a->group : 1;
+    if (group > 1 && cg_qconv_depthwise_planar(cg, n)) /* qdwconv.c's NCHW depthwise */
+        return true;
     int64_t cin_g = w->shape[1], cout_g = cout / group;
     if (n->nin > 3 && n->in[3] >= 0) {
         int64_t nz = tensor_numel(cg_tin(cg, n, 3));
