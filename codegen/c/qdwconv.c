@@ -1,5 +1,7 @@
-/* qdwconv.c: the channels-last depthwise convolution of the C backend (group == Cin == Cout,
- * n->nhwc from passes/layout.c). Channels are the SIMD lanes: per output pixel, each tap adds
+/* qdwconv.c: the depthwise convolutions of the C backend (group == Cin == Cout): the
+ * channels-last one (n->nhwc from passes/layout.c) here, and at the end of the file the
+ * planar (NCHW) one that layout.c keeps for a depthwise conv reading an NCHW tensor.
+ * Channels-last: channels are the SIMD lanes: per output pixel, each tap adds
  * x[tap][c] * (w[c][tap] - zw[c]) to a vector of 16 (AVX-512) or 8 (AVX2) channels, then the
  * vector is requantized and stored; leftover channels and -DQCC_NO_SIMD builds run the same
  * sum in plain C with the runtime's qcc_requant_*. Interior pixels address their taps with
@@ -816,7 +818,6 @@ static bool planar_pack(CGen *cg, const Node *n, const DwConv *k, DwFast *f) {
     int64_t *c3v = arena_calloc(a, (size_t)C, sizeof(int64_t));
     memset(f, 0, sizeof *f);
     f->fma = true;
-    f->rem = 1; /* partial vectors are masked (fast_stores' `mk`) */
     for (int64_t c = 0; c < C; c++) {
         int32_t zw = w->q.n > 1 ? w->q.zero_point[c] : w->q.n == 1 ? w->q.zero_point[0] : 0;
         int64_t c3 = n->q.nbias > 1 ? n->q.c3[c] : n->q.nbias == 1 ? n->q.c3[0] : 0;

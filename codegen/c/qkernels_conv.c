@@ -348,8 +348,6 @@ static bool emit_conv_integer(CGen *cg, const Node *n) {
         return diag_error(cg->d, "node '%s' (%s): x_zero_point must be a scalar", n->name,
                           op_name(n->op));
     int64_t cout = y->shape[1], group = a->group > 0 ? a->group : 1;
-    if (group > 1 && cg_qconv_depthwise_planar(cg, n)) /* qdwconv.c's NCHW depthwise */
-        return true;
     int64_t cin_g = w->shape[1], cout_g = cout / group;
     if (n->nin > 3 && n->in[3] >= 0) {
         int64_t nz = tensor_numel(cg_tin(cg, n, 3));
