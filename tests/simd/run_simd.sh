@@ -3,9 +3,10 @@
 # golden suite builds model.c with the default flags (-O2, no -march), which compiles only
 # the portable C; here the same case is built three times with qcc test: -O3 -march=native
 # (AVX-512 VNNI paths on CPUs that have them), -O3 -march=native -mno-avx512f (the AVX2
-# paths) and -O3 -march=native -DQCC_NO_SIMD (portable C, the reference). Each build must
-# pass the bar given by the options (the golden outputs), and the raw outputs of the two SIMD
-# builds must equal the portable build's byte for byte on every test_data_set.
+# paths) and -O3 -march=native -DQCC_NO_SIMD (portable C, the reference); with
+# QCC_SIMD_NOVNNI=1 also -O3 -march=native -mno-avx512vnni (AVX-512 without VNNI). Each build
+# must pass the bar given by the options (the golden outputs), and the raw outputs of the
+# SIMD builds must equal the portable build's byte for byte on every test_data_set.
 # Usage: run_simd.sh QCC CASE_DIR [qcc test options: --requant=, --model, --top1...]
 # Exit 77 (SKIP) on a non-x86 host or without the case's data.
 set -u
@@ -29,7 +30,10 @@ nref=$(ls "$tmp/ref" | wc -l)
 [ "$nref" -gt 0 ] || { echo "FAIL: the reference wrote no outputs"; exit 1; }
 
 status=0
-for variant in "native:-O3 -march=native" "avx2:-O3 -march=native -mno-avx512f"; do
+variants=("native:-O3 -march=native" "avx2:-O3 -march=native -mno-avx512f")
+# QCC_SIMD_NOVNNI=1: also AVX-512 without VNNI (Skylake-SP), the depthwise kernels' third path
+[ -n "${QCC_SIMD_NOVNNI:-}" ] && variants+=("novnni:-O3 -march=native -mno-avx512vnni")
+for variant in "${variants[@]}"; do
     name=${variant%%:*} flags=${variant#*:}
     mkdir "$tmp/$name"
     if ! "$qcc" test "$dir" "$@" --cflags "$flags" --save-outputs "$tmp/$name"; then
