@@ -869,6 +869,61 @@ static const char *planar_q(CGen *cg, const DwConv *k, const DpVec *pv, int ky) 
     return k->xs ? cg_fmt(cg, "_mm512_xor_si512(%s, flip)", q) : q;
 }
 
+/* R output rows from out_y (the loop body): their (R - 1) * SH + (KH - 1) * DH + 1 input
+ * rows, each vector's Q computed once per input row and added to every output row that reads
+ * it, in register blocks of at most 16 accumulators. */
+static void planar_rows(CGen *cg, const DwConv *k, const DwFast *f, const DpVec *pv, int nv,
+                        int R) {
+    int id = k->idx, nr = (int)((R - 1) * k->SH + (k->KH - 1) * k->DH + 1);
+    int chunk = R == 1 ? DP_CHUNK : 16 / R;
+    bool used[64] = {false}; /* input rows some output row reads */
+    QCC_ASSERT(nr <= 64);
+    for (int rr = 0; rr < R; rr++)
+        for (int ky = 0; ky < (int)k->KH; ky++)
+            used[rr * k->SH + ky * k->DH] = true;
+    for (int j = 0; j < nr; j++) {
+        if (!used[j])
+            continue;
+        cg_line(cg, 4, "const int iy%d = out_y * %lld %c %lld;", j, (long long)k->SH,
+                j - k->PT < 0 ? '-' : '+', (long long)llabs(j - k->PT));
+        cg_line(cg, 4, "const %s *r%d = iy%d >= 0 && iy%d < %lld ? xc + iy%d * %lld : n%d_dpz;",
+                k->xt, j, j, j, (long long)k->H, j, (long long)k->W, id);
+    }
+    for (int v0 = 0; v0 < nv; v0 += chunk) {
+        int np = nv - v0 < chunk ? nv - v0 : chunk;
+        cg_line(cg, 4, "{ /* output columns %lld .. %lld */", (long long)pv[v0].ox0,
+                (long long)(pv[v0 + np - 1].ox0 + pv[v0 + np - 1].lanes - 1));
+        for (int rr = 0; rr < R; rr++)
+            for (int p = 0; p < np; p++)
+                cg_line(cg, 5, "__m512i a%d_%d = bias;", rr, p);
+        for (int j = 0; j < nr; j++)
+            for (int p = 0; p < np && used[j]; p++) {
+                cg_line(cg, 5, "{");
+                cg_line(cg, 6, "const __m512i q = %s;", planar_q(cg, k, &pv[v0 + p], j));
+                for (int rr = 0; rr < R; rr++)
+                    for (int ky = 0; ky < (int)k->KH; ky++)
+                        if (rr * k->SH + ky * k->DH == j)
+                            cg_line(cg, 6, "QCC_DPBUSD(a%d_%d, q, w%d);", rr, p, ky);
+                cg_line(cg, 5, "}");
+            }
+        for (int rr = 0; rr < R; rr++) {
+            const char *addr[DP_CHUNK], *mk[DP_CHUNK], *names = "";
+            for (int p = 0; p < np; p++) { /* only the row's last vector may be partial */
+                addr[p] = cg_fmt(cg, "yc + (out_y + %d) * %lld + %lld", rr, (long long)k->OW,
+                                 (long long)pv[v0 + p].ox0);
+                mk[p] = cg_fmt(cg, "(__mmask16)0x%x", (1u << pv[v0 + p].lanes) - 1u);
+                names = cg_fmt(cg, "%s%sa%d = a%d_%d", names, p ? ", " : "", p, rr, p);
+            }
+            cg_line(cg, 5, "{ /* output row out_y + %d */", rr);
+            cg_line(cg, 6, "const __m512i %s;", names);
+            fast_stores(cg, k, f, 6, np, addr, mk, cg_fmt(cg, "const __m512d kl = "
+                        "_mm512_set1_pd(n%d_dpkv[c]), kh = kl;", id));
+            cg_line(cg, 5, "}");
+        }
+        cg_line(cg, 4, "}");
+    }
+}
+
 /* The node body's VNNI branch: per channel its weights and factors, per output row its
  * input rows, then the row's vectors in register blocks of DP_CHUNK. */
 static void planar_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *f) {
@@ -911,36 +966,18 @@ static void planar_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *
             (long long)k->C, (long long)(k->H * k->W));
     cg_line(cg, 3, "%s *yc = %s + (batch * %lld + c) * %lld;", k->yt, cg_out(cg, n, 0),
             (long long)k->C, (long long)(k->OH * k->OW));
-    cg_line(cg, 3, "for (int out_y = 0; out_y < %lld; out_y++) {", (long long)k->OH);
-    for (int ky = 0; ky < (int)k->KH; ky++) {
-        cg_line(cg, 4, "const int iy%d = %s;", ky, row_expr(cg, k, ky));
-        cg_line(cg, 4, "const %s *r%d = iy%d >= 0 && iy%d < %lld ? xc + iy%d * %lld : n%d_dpz;",
-                k->xt, ky, ky, ky, (long long)k->H, ky, (long long)k->W, id);
-    }
-    cg_line(cg, 4, "%s *y = yc + out_y * %lld;", k->yt, (long long)k->OW);
-    for (int v0 = 0; v0 < nv; v0 += DP_CHUNK) {
-        int np = nv - v0 < DP_CHUNK ? nv - v0 : DP_CHUNK;
-        cg_line(cg, 4, "{ /* output columns %lld .. %lld */", (long long)pv[v0].ox0,
-                (long long)(pv[v0 + np - 1].ox0 + pv[v0 + np - 1].lanes - 1));
-        for (int p = 0; p < np; p++)
-            cg_line(cg, 5, "__m512i a%d = bias;", p);
-        for (int ky = 0; ky < (int)k->KH; ky++)
-            for (int p = 0; p < np; p++) {
-                cg_line(cg, 5, "{");
-                cg_line(cg, 6, "const __m512i q = %s;", planar_q(cg, k, &pv[v0 + p], ky));
-                cg_line(cg, 6, "QCC_DPBUSD(a%d, q, w%d);", p, ky);
-                cg_line(cg, 5, "}");
-            }
-        const char *addr[DP_CHUNK], *mk[DP_CHUNK];
-        for (int p = 0; p < np; p++) { /* only the row's last vector may be partial */
-            addr[p] = cg_fmt(cg, "y + %lld", (long long)pv[v0 + p].ox0);
-            mk[p] = cg_fmt(cg, "(__mmask16)0x%x", (1u << pv[v0 + p].lanes) - 1u);
-        }
-        fast_stores(cg, k, f, 5, np, addr, mk,
-                    cg_fmt(cg, "const __m512d kl = _mm512_set1_pd(n%d_dpkv[c]), kh = kl;", id));
-        cg_line(cg, 4, "}");
-    }
+    /* stride 1: two output rows per pass share KH - 1 of their input rows' Q vectors */
+    int R = k->SH == 1 && k->DH == 1 && k->KH > 1 && k->OH > 1 ? 2 : 1;
+    int64_t nmain = k->OH / R * R;
+    cg_line(cg, 3, "for (int out_y = 0; out_y < %lld; out_y += %d) {", (long long)nmain, R);
+    planar_rows(cg, k, f, pv, nv, R);
     cg_line(cg, 3, "}");
+    if (nmain < k->OH) {
+        cg_line(cg, 3, "for (int out_y = %lld; out_y < %lld; out_y++) {", (long long)nmain,
+                (long long)k->OH);
+        planar_rows(cg, k, f, pv, nv, 1);
+        cg_line(cg, 3, "}");
+    }
     cg_line(cg, 2, "}");
     cg_line(cg, 1, "}");
 }
