@@ -982,6 +982,37 @@ static void planar_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *
     cg_line(cg, 1, "}");
 }
 
+/* planar_portable's interior columns at stride 1 with AVX-512 or AVX2 (no VNNI): x widened
+ * to 32-bit lanes times w - zw in the low half of each lane (vpmaddwd: the high halves add
+ * x_hi * 0), as the NHWC kernel's qcc_dw_mac16. part 0: the channel's weight vectors; part 1:
+ * the loop over 16 or 8 columns from ox up to xh. (A stride-2 form, loading 2 bytes a lane
+ * and keeping the even ones, passed every single node alone but changed retinaface's outputs
+ * in gcc 12's -O3 -mno-avx512f build of the whole model: left out until that is understood.) */
+static void planar_portable_simd(CGen *cg, const DwConv *k, int part, int64_t xh) {
+    for (int isa = 0; isa < 2; isa++) {
+        int lanes = isa ? 8 : 16;
+        const char *v = isa ? "__m256i" : "__m512i", *mm = isa ? "_mm256" : "_mm512";
+        cg_line(cg, 0, isa ? "#elif defined(QCC_DW_AVX2)" : "#if defined(QCC_DW_AVX512)");
+        if (part == 0) {
+            for (int t = 0; t < k->taps; t++)
+                cg_line(cg, 3, "const %s wv%d = %s_set1_epi32(wc[%d] & 0xffff);", v, t, mm, t);
+            continue;
+        }
+        cg_line(cg, 4, "for (; ox + %d <= %lld; ox += %d) {", lanes, (long long)xh, lanes);
+        cg_line(cg, 5, "%s a = %s_set1_epi32(n%d_dpc[c]);", v, mm, k->idx);
+        for (int t = 0; t < k->taps; t++) {
+            int64_t off = (t % k->KW) * k->DW - k->PL;
+            cg_line(cg, 5, "a = %s_add_epi32(a, %s_madd_epi16(qcc_dw_x%d%c(r%d + ox %c %lld), "
+                    "wv%d));", mm, mm, lanes, k->xs ? 's' : 'u', t / (int)k->KW,
+                    off < 0 ? '-' : '+', (long long)(off < 0 ? -off : off), t);
+        }
+        cg_line(cg, 5, isa ? "_mm256_storeu_si256((__m256i *)(void *)(acc + ox), a);"
+                           : "_mm512_storeu_si512((void *)(acc + ox), a);");
+        cg_line(cg, 4, "}");
+    }
+    cg_line(cg, 0, "#endif");
+}
+
 /* The planar kernel's path in builds without VNNI: per channel and output row, the row's
  * int32 sums in acc[] (interior columns in a loop compilers vectorise along the row, the
  * border columns with tests), then the row's requantization. */
@@ -1004,18 +1035,21 @@ static void planar_portable(CGen *cg, const Node *n, const DwConv *k) {
     cg_line(cg, 3, "for (int i = 0; i < 16; i++)");
     cg_line(cg, 4, "kk[i] = n%d_dpk[c];", id);
     cg_line(cg, 0, "#endif");
-    cg_line(cg, 3, "for (int out_y = 0; out_y < %lld; out_y++) {", (long long)k->OH);
-    for (int ky = 0; ky < (int)k->KH; ky++) {
-        cg_line(cg, 4, "const int iy%d = %s;", ky, row_expr(cg, k, ky));
-        cg_line(cg, 4, "const %s *r%d = iy%d >= 0 && iy%d < %lld ? xc + iy%d * %lld : n%d_dpz;",
-                k->xt, ky, ky, ky, (long long)k->H, ky, (long long)k->W, id);
-    }
     /* interior columns: every tap inside the image, one expression per pixel */
     int64_t xl = 0, xh = k->OW;
     while (xl < k->OW && xl * k->SW - k->PL < 0)
         xl++;
     while (xh > xl && (xh - 1) * k->SW - k->PL + (k->KW - 1) * k->DW >= k->W)
         xh--;
+    bool vec = k->SW == 1 && xh > xl; /* stride 1: planar_portable_simd */
+    if (vec)
+        planar_portable_simd(cg, k, 0, 0);
+    cg_line(cg, 3, "for (int out_y = 0; out_y < %lld; out_y++) {", (long long)k->OH);
+    for (int ky = 0; ky < (int)k->KH; ky++) {
+        cg_line(cg, 4, "const int iy%d = %s;", ky, row_expr(cg, k, ky));
+        cg_line(cg, 4, "const %s *r%d = iy%d >= 0 && iy%d < %lld ? xc + iy%d * %lld : n%d_dpz;",
+                k->xt, ky, ky, ky, (long long)k->H, ky, (long long)k->W, id);
+    }
     StrBuf sum;
     sb_init(&sum);
     for (int t = 0; t < k->taps; t++) {
@@ -1024,7 +1058,10 @@ static void planar_portable(CGen *cg, const Node *n, const DwConv *k) {
                   (long long)k->SW, off < 0 ? '-' : '+', (long long)(off < 0 ? -off : off), t);
     }
     if (xh > xl) {
-        cg_line(cg, 4, "for (int ox = %lld; ox < %lld; ox++)", (long long)xl, (long long)xh);
+        cg_line(cg, 4, "int ox = %lld;", (long long)xl);
+        if (vec)
+            planar_portable_simd(cg, k, 1, xh);
+        cg_line(cg, 4, "for (; ox < %lld; ox++)", (long long)xh);
         cg_line(cg, 5, "acc[ox] = n%d_dpc[c]%s;", id, sum.data);
     }
     sb_free(&sum);
@@ -1052,7 +1089,7 @@ static void planar_portable(CGen *cg, const Node *n, const DwConv *k) {
      * double form's bound holds: planar_pack checked it), the rest one at a time */
     const char *f = k->fixed ? "" : "f";
     cg_line(cg, 4, "%s *yr = yc + out_y * %lld;", k->yt, (long long)k->OW);
-    cg_line(cg, 4, "int ox = 0;");
+    cg_line(cg, 4, "%sox = 0;", xh > xl ? "" : "int "); /* declared above for the interior */
     cg_line(cg, 0, "#if defined(QCC_DW_AVX512)");
     cg_line(cg, 4, "for (; ox + 16 <= %lld; ox += 16)", (long long)k->OW);
     cg_line(cg, 5, "_mm_storeu_si128((__m128i *)(void *)(yr + ox), qcc_dw_rq%s16("
