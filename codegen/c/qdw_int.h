@@ -33,8 +33,10 @@ typedef struct DwFast {
 DwConv dw_geometry(CGen *cg, const Node *n, bool nchw);
 /* The depthwise runtime text (qcc_dw_*) into cg->helpers, once per model.c. */
 void dw_runtime(CGen *cg);
-/* The input row kernel row r reads for output row out_y, as C ("out_y * 2 - 1"). */
-const char *dw_row_expr(CGen *cg, const DwConv *k, int r);
+/* The input row `rows` below the start of output row out_y's window, as C ("out_y * 2 - 1"). */
+const char *dw_row_expr(CGen *cg, const DwConv *k, int64_t rows);
+/* The interior output columns [*xl, *xh): every tap inside the input row. */
+void dw_interior(const DwConv *k, int64_t *xl, int64_t *xh);
 /* One static const array into cg->helpers: integers iv, or doubles dv (as floats when
  * is_float). */
 void dw_put_array(CGen *cg, const char *type, const char *name, int64_t count,

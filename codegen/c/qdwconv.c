@@ -179,11 +179,21 @@ void dw_runtime(CGen *cg) {
     sb_puts(cg->helpers, dw_rt_avx2);
 }
 
-/* The input row kernel row r reads for output row out_y, as C ("out_y * 2 - 1"). */
-const char *dw_row_expr(CGen *cg, const DwConv *k, int r) {
-    int64_t off = r * k->DH - k->PT;
+/* The input row `rows` below the first one output row out_y's window starts at (kernel row
+ * r: rows = r * DH), as C ("out_y * 2 - 1"). */
+const char *dw_row_expr(CGen *cg, const DwConv *k, int64_t rows) {
+    int64_t off = rows - k->PT;
     return cg_fmt(cg, "out_y * %lld %c %lld", (long long)k->SH, off < 0 ? '-' : '+',
                   (long long)(off < 0 ? -off : off));
+}
+
+/* The interior output columns [*xl, *xh): every tap inside the input row. */
+void dw_interior(const DwConv *k, int64_t *xl, int64_t *xh) {
+    *xl = 0, *xh = k->OW;
+    while (*xl < k->OW && *xl * k->SW - k->PL < 0)
+        (*xl)++;
+    while (*xh > *xl && (*xh - 1) * k->SW - k->PL + (k->KW - 1) * k->DW >= k->W)
+        (*xh)--;
 }
 
 /* One array into cg->helpers, 12 values a line. */
@@ -555,11 +565,8 @@ static void fast_block(CGen *cg, const DwConv *k, const DwFast *f, int ind, bool
     else
         cg_line(cg, ind, "const __m512 kf = _mm512_loadu_ps(n%d_dwkv + c0);", id);
     /* interior: every column of every tap inside the input */
-    int64_t xl = 0, xh = k->OW;
-    while (xl < k->OW && xl * k->SW - k->PL < 0)
-        xl++;
-    while (xh > xl && (xh - 1) * k->SW - k->PL + (k->KW - 1) * k->DW >= k->W)
-        xh--;
+    int64_t xl, xh;
+    dw_interior(k, &xl, &xh);
     int64_t nloop = (xh - xl) / DW_P;
     if (nloop < 1) {
         fast_const_chunks(cg, k, f, ind, 0, k->OW, masked);
@@ -653,7 +660,7 @@ static void fast_body(CGen *cg, const Node *n, const DwConv *k, const DwFast *f)
     const char *args = "", *mask = "";
     for (int r = 0; r < f->rows; r++) {
         cg_line(cg, 3, "const int iy%d = %s, v%d = iy%d >= 0 && iy%d < %lld;", r,
-                dw_row_expr(cg, k, r), r, r, r, (long long)k->H);
+                dw_row_expr(cg, k, r * k->DH), r, r, r, (long long)k->H);
         args = cg_fmt(cg, "%sxb + (v%d ? iy%d : 0) * %lld, ", args, r, r, rowx);
         mask = cg_fmt(cg, "%s%sv%d << %d", mask, r ? " | " : "", r, r);
     }
@@ -684,11 +691,8 @@ bool cg_qconv_depthwise_nhwc(CGen *cg, const Node *n) {
         sb_puts(cg->sb, "#else\n");
     }
     /* Interior output columns: every tap inside the input. */
-    int64_t x_lo = 0, x_hi = k.OW;
-    while (x_lo < k.OW && x_lo * k.SW - k.PL < 0)
-        x_lo++;
-    while (x_hi > x_lo && (x_hi - 1) * k.SW - k.PL + (k.KW - 1) * k.DW >= k.W)
-        x_hi--;
+    int64_t x_lo, x_hi;
+    dw_interior(&k, &x_lo, &x_hi);
     long long C = (long long)k.C;
     cg_line(cg, 1, "/* NHWC depthwise %lldx%lld: acc[c] = c3[c] + sum_tap x * (w - zw[c]); taps "
             "outside the input read n%d_dwz (zx = %ld, the real 0) */", (long long)k.KH,

@@ -134,8 +134,7 @@ static void planar_rows(CGen *cg, const DwConv *k, const DwFast *f, const DpVec 
     for (int j = 0; j < nr; j++) {
         if (!used[j])
             continue;
-        cg_line(cg, 4, "const int iy%d = out_y * %lld %c %lld;", j, (long long)k->SH,
-                j - k->PT < 0 ? '-' : '+', (long long)llabs(j - k->PT));
+        cg_line(cg, 4, "const int iy%d = %s;", j, dw_row_expr(cg, k, j));
         cg_line(cg, 4, "const %s *r%d = iy%d >= 0 && iy%d < %lld ? xc + iy%d * %lld : n%d_dpz;",
                 k->xt, j, j, j, (long long)k->H, j, (long long)k->W, id);
     }
@@ -286,17 +285,14 @@ static void planar_portable(CGen *cg, const Node *n, const DwConv *k) {
     cg_line(cg, 4, "kk[i] = n%d_dpk[c];", id);
     cg_line(cg, 0, "#endif");
     /* interior columns: every tap inside the image, one expression per pixel */
-    int64_t xl = 0, xh = k->OW;
-    while (xl < k->OW && xl * k->SW - k->PL < 0)
-        xl++;
-    while (xh > xl && (xh - 1) * k->SW - k->PL + (k->KW - 1) * k->DW >= k->W)
-        xh--;
+    int64_t xl, xh;
+    dw_interior(k, &xl, &xh);
     bool vec = k->SW == 1 && xh > xl; /* stride 1: planar_portable_simd */
     if (vec)
         planar_portable_simd(cg, k, 0, 0);
     cg_line(cg, 3, "for (int out_y = 0; out_y < %lld; out_y++) {", (long long)k->OH);
     for (int ky = 0; ky < (int)k->KH; ky++) {
-        cg_line(cg, 4, "const int iy%d = %s;", ky, dw_row_expr(cg, k, ky));
+        cg_line(cg, 4, "const int iy%d = %s;", ky, dw_row_expr(cg, k, ky * k->DH));
         cg_line(cg, 4, "const %s *r%d = iy%d >= 0 && iy%d < %lld ? xc + iy%d * %lld : n%d_dpz;",
                 k->xt, ky, ky, ky, (long long)k->H, ky, (long long)k->W, id);
     }
