@@ -171,6 +171,38 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
 static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq, int P, int B,
                         const char *bias, bool zw) {
     int last_valid = q->co - (q->blocks - 1) * 16;
+    if (B == 4) { /* a pixel's 64 channels are 64 consecutive bytes: one packed store */
+        const char *names[4], *accs[4];
+        cg_line(cg, ind, "{");
+        for (int b = 0; b < B; b++) {
+            names[b] = cg_fmt(cg, "rq%d", b);
+            fastk_vnni_prep(cg, ind + 1, fq, names[b], bias, cg_fmt(cg, "(ob + %d) * 16", b));
+        }
+        fastk_vnni_put4_begin(cg, ind + 1, fq);
+        if (last_valid != 16)
+            cg_line(cg, ind + 1, "const int full = ob + 3 != %d;", q->blocks - 1);
+        if (zw)
+            for (int b = 0; b < B; b++)
+                cg_line(cg, ind + 1, "const __m512i nz%d = _mm512_loadu_si512(n%d_nzw + "
+                        "(ob + %d) * 16);", b, q->idx, b);
+        for (int p = 0; p < P; p++) {
+            for (int b = 0; b < B; b++)
+                accs[b] = zw ? cg_fmt(cg, "_mm512_add_epi32(a%d_%d, _mm512_mullo_epi32(s%d, "
+                                      "nz%d))", p, b, p, b)
+                             : cg_fmt(cg, "a%d_%d", p, b);
+            const char *dst = cg_fmt(cg, "y + %d + ob * 16", p * q->co);
+            if (last_valid == 16) {
+                fastk_vnni_put4(cg, ind + 1, fq, names, accs, dst, 64);
+            } else {
+                cg_line(cg, ind + 1, "if (full)");
+                fastk_vnni_put4(cg, ind + 2, fq, names, accs, dst, 64);
+                cg_line(cg, ind + 1, "else");
+                fastk_vnni_put4(cg, ind + 2, fq, names, accs, dst, 48 + last_valid);
+            }
+        }
+        cg_line(cg, ind, "}");
+        return;
+    }
     for (int b = 0; b < B; b++) {
         const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
         cg_line(cg, ind, "{");
@@ -933,6 +965,7 @@ bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
 
     fastk_runtime(cg);
     fastk_quant(cg, n, q.lanes, q.co, &q.fq);
+    fastk_bound(cg, n, (int64_t)q.kh * q.kw * q.c, &q.fq);
     if (q.zw) { /* row mode for every build: the rtiles have a portable body too */
         emit_ztables(cg, n, &q);
         emit_rtiles(cg, &q, pm);

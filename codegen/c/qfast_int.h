@@ -16,6 +16,8 @@ typedef struct FastQuant {
     const char *kf;             /* float multipliers of the checked form (x86, Q31 mode), or NULL */
     const char *zy, *lo, *hi;   /* output zero point and clamp bounds (C literals) */
     const char *yt;             /* output element type ("uint8_t") */
+    float near;                 /* checked form: a lane's |y - rint(y)| >= near is too close */
+    bool sat;                   /* checked form: |y| < 2^30, packed stores may skip the clamp */
 } FastQuant;
 
 /* Write the shared helper text into cg->helpers once per file. */
@@ -28,6 +30,9 @@ void fastk_packed(CGen *cg, int idx, const char *what, const int8_t *simd, int64
 /* Emit the padded arrays of node n's multiplier 0: n<idx>_fm0/_fsh (Q31 mode; plus n<idx>_fk
  * for the checked float form on x86) or n<idx>_ff (float mode). */
 void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq);
+/* The checked float form's tie threshold and saturating stores from a bound on the sums:
+ * each output adds k products (u8 x s8, plus the weight zero point's terms) to its c3. */
+void fastk_bound(CGen *cg, const Node *n, int64_t k, FastQuant *fq);
 /* True if multiplier k, rounded to float, is 0 or a normal float far from overflow: what the
  * checked float form's error bound assumes. */
 bool fastk_checked_k(double k);
@@ -42,6 +47,13 @@ void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
                      const char *bias, const char *oc);
 void fastk_vnni_put(CGen *cg, int ind, const FastQuant *fq, const char *name, const char *acc,
                     const char *dst, int valid);
+/* Requantize the accumulators accs[i] of four consecutive blocks of 16 channels (constants
+ * names[i]) and store them as the 64 bytes at `dst`, of which the first `valid` are written:
+ * one packed store instead of four narrowing ones. */
+void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const names[4],
+                     const char *const accs[4], const char *dst, int valid);
+/* The declarations fastk_vnni_put4 uses, once per block before the puts. */
+void fastk_vnni_put4_begin(CGen *cg, int ind, const FastQuant *fq);
 /* Requantize+store 16 lanes of accumulator expression `acc` (an __m512i) plus bias vector at
  * `bias` (int32 pointer expression), channel base `oc`, to `dst` (valid lanes `valid`):
  * the AVX-512 epilogue of one register. */

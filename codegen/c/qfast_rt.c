@@ -6,6 +6,7 @@
 #include "qfast_int.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Emitted once. Why each piece:
@@ -143,6 +144,37 @@ static const char fast_rt_prep_other[] =
     "}\n"
     "#endif\n\n";
 
+/* The packed stores (fastk_vnni_put4) and the saturating checked form they allow. */
+static const char fast_rt_pack[] =
+    "#if defined(QCC_FAST_VNNI)\n"
+    "/* The saturating form, for stores that narrow with saturation and clamp the bytes\n"
+    " * (qcc_v64_u8/_s8): no float clamp. The caller knows |y| < 2^30 (cvtps2dq cannot overflow);\n"
+    " * a lane beyond the output range may look tied and send its tile to the exact redo. */\n"
+    "QCC_RT_INLINE __m512i qcc_v16_rqs_apply(__m512i acc, const qcc_rqc16 *r, __m512 *tie) {\n"
+    "    const __m512 x = _mm512_cvtepi32_ps(_mm512_add_epi32(acc, r->b));\n"
+    "    const __m512 y = _mm512_fmadd_ps(x, r->k, r->zp);\n"
+    "    *tie = _mm512_range_ps(*tie, _mm512_reduce_ps(y, 0), 0xb);\n"
+    "    return _mm512_cvtps_epi32(y);\n"
+    "}\n"
+    "/* true if a lane of tie reached `near` = 0.5 - E (E from fastk_bound) */\n"
+    "QCC_RT_INLINE int qcc_v16_near(__m512 tie, float near) {\n"
+    "    return _mm512_cmp_ps_mask(tie, _mm512_set1_ps(near), _CMP_GE_OQ) != 0;\n"
+    "}\n"
+    "/* Four requantized vectors (channels 0-15, 16-31, 32-47, 48-63; each lane already within\n"
+    " * the output type) as the 64 output bytes in order: the saturating packs interleave them\n"
+    " * per 128-bit lane, vpermd puts the dwords back. Four ops where four vpmovdb are eight. */\n"
+    "QCC_RT_INLINE __m512i qcc_v64_order(__m512i v) {\n"
+    "    return _mm512_permutexvar_epi32(\n"
+    "        _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), v);\n"
+    "}\n"
+    "QCC_RT_INLINE __m512i qcc_v64_u8(__m512i a, __m512i b, __m512i c, __m512i d) {\n"
+    "    return qcc_v64_order(_mm512_packus_epi16(_mm512_packs_epi32(a, b), _mm512_packs_epi32(c, d)));\n"
+    "}\n"
+    "QCC_RT_INLINE __m512i qcc_v64_s8(__m512i a, __m512i b, __m512i c, __m512i d) {\n"
+    "    return qcc_v64_order(_mm512_packs_epi16(_mm512_packs_epi32(a, b), _mm512_packs_epi32(c, d)));\n"
+    "}\n"
+    "#endif\n\n";
+
 void fastk_runtime(CGen *cg) {
     if (cg->fast_rt)
         return;
@@ -150,6 +182,7 @@ void fastk_runtime(CGen *cg) {
     sb_puts(cg->helpers, fast_rt_text);
     sb_puts(cg->helpers, fast_rt_prep_q31);
     sb_puts(cg->helpers, fast_rt_prep_other);
+    sb_puts(cg->helpers, fast_rt_pack);
 }
 
 void fastk_packed(CGen *cg, int idx, const char *what, const int8_t *simd, int64_t nsimd,
@@ -226,8 +259,41 @@ void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq
     fq->sh = cg_fmt(cg, "n%d_fsh", idx);
     cg_i32_array(cg, cg->helpers, fq->m0, m0, lanes);
     cg_i32_array(cg, cg->helpers, fq->sh, sh, lanes);
-    if (cg->o->simd != CG_SIMD_NEON)
-        emit_float_k(cg, n, fq);
+    if (cg->o->simd != CG_SIMD_NEON && emit_float_k(cg, n, fq)) {
+        /* qcc_v16_tied's threshold: three roundings (fastk_bound may tighten it) */
+        int32_t lo = n->q.act_min, hi = n->q.act_max, zp = cg_zp(y);
+        int32_t r = abs(lo) > abs(hi) ? abs(lo) : abs(hi);
+        fq->near = 0.5f - (float)(3 * r + 2 * abs(zp) + 4) * 0x1p-23f;
+    }
+}
+
+/* When every sum acc + c3 is below 2^24 in magnitude, cvtepi32_ps is exact and y = acc*k + zp
+ * has two roundings: k to float (relative 2^-24, i.e. at most (|y| + |zp|) * 2^-24 on y) and
+ * the fma's (|y| * 2^-24), so E = (2R + |zp| + 4) * 2^-24 with R = max(|lo|, |hi|) + 1: about
+ * a third of the general bound, and as many fewer tiles redone exactly (8 of 121 us in a
+ * K = 24 pointwise conv). R + 1 covers the saturating form, whose lanes within half a step
+ * of [lo, hi] meet the bound and whose lanes beyond saturate whichever way they round. */
+void fastk_bound(CGen *cg, const Node *n, int64_t k, FastQuant *fq) {
+    if (!fq->kf)
+        return;
+    int64_t c3max = 0;
+    for (int i = 0; i < n->q.nbias; i++)
+        c3max = llabs((int64_t)n->q.c3[i]) > c3max ? llabs((int64_t)n->q.c3[i]) : c3max;
+    /* per product: |u8 x s8| <= 2^15, the weight zero point's zw * u < 2^16 and the int8
+     * input's 128 * w in c3p <= 2^14, so 2^17 bounds every term */
+    double acc = (double)k * 131072.0 + (double)c3max;
+    if (acc >= 0x1p24)
+        return;
+    const Multiplier *m = &n->q.mul[0];
+    double kmax = 0.0;
+    for (int c = 0; c < m->n; c++) {
+        double kd = fabs(ldexp((double)m->m0[c], m->shift[c] - 31));
+        kmax = kd > kmax ? kd : kmax;
+    }
+    int32_t lo = n->q.act_min, hi = n->q.act_max, zp = cg_zp(cg_tout(cg, n, 0));
+    int32_t r = (abs(lo) > abs(hi) ? abs(lo) : abs(hi)) + 1;
+    fq->near = 0.5f - (float)(2 * r + abs(zp) + 4) * 0x1p-24f;
+    fq->sat = acc * kmax * 1.001 + abs(zp) < 0x1p30;
 }
 
 void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
@@ -258,6 +324,51 @@ void fastk_vnni_put(CGen *cg, int ind, const FastQuant *fq, const char *name, co
                 (1u << valid) - 1u, r);
 }
 
+/* The requantized int32 lanes of accumulator `acc` with the constants `name` (no narrowing). */
+static const char *vnni_requant(CGen *cg, const FastQuant *fq, const char *name, const char *acc) {
+    if (fq->kf)
+        return cg_fmt(cg, "qcc_v16_%s_apply(%s, &%s, &tie)", fq->sat ? "rqs" : "rqc", acc, name);
+    return cg_fmt(cg, "%s(%s, &%s, %s)", fq->f ? "qcc_v16_rqf_apply" : "qcc_v16_rq_apply", acc,
+                  name, fq->zy);
+}
+
+void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const names[4],
+                     const char *const accs[4], const char *dst, int valid) {
+    const char *pack = strcmp(fq->yt, "uint8_t") == 0 ? "qcc_v64_u8" : "qcc_v64_s8";
+    int col = ind * 4 + (int)strlen("v = ") + (int)strlen(pack) + 1;
+    cg_line(cg, ind, "v = %s(%s, %s,", pack, vnni_requant(cg, fq, names[0], accs[0]),
+            vnni_requant(cg, fq, names[1], accs[1]));
+    cg_line(cg, 0, "%*s%s, %s);", col, "", vnni_requant(cg, fq, names[2], accs[2]),
+            vnni_requant(cg, fq, names[3], accs[3]));
+    const char *v = "v";
+    if (fq->sat && fq->kf) { /* the packs saturate to the type; lo and hi on the bytes */
+        bool u8 = strcmp(fq->yt, "uint8_t") == 0;
+        if (atoi(fq->lo) > (u8 ? 0 : -128))
+            v = cg_fmt(cg, "_mm512_max_ep%s8(%s, lo8)", u8 ? "u" : "i", v);
+        if (atoi(fq->hi) < (u8 ? 255 : 127))
+            v = cg_fmt(cg, "_mm512_min_ep%s8(%s, hi8)", u8 ? "u" : "i", v);
+    }
+    if (valid >= 64)
+        cg_line(cg, ind, "_mm512_storeu_si512((void *)(%s), %s);", dst, v);
+    else
+        cg_line(cg, ind, "_mm512_mask_storeu_epi8(%s, (__mmask64)0x%llxULL, %s);", dst,
+                (unsigned long long)((1ULL << valid) - 1ULL), v);
+}
+
+void fastk_vnni_put4_begin(CGen *cg, int ind, const FastQuant *fq) {
+    cg_line(cg, ind, "__m512i v;");
+    if (!fq->sat || !fq->kf)
+        return;
+    bool u8 = strcmp(fq->yt, "uint8_t") == 0;
+    int lo = atoi(fq->lo), hi = atoi(fq->hi);
+    if (lo > (u8 ? 0 : -128))
+        cg_line(cg, ind, "const __m512i lo8 = _mm512_set1_epi8(%d); /* %d */",
+                u8 ? (int)(int8_t)(uint8_t)lo : lo, lo);
+    if (hi < (u8 ? 255 : 127))
+        cg_line(cg, ind, "const __m512i hi8 = _mm512_set1_epi8(%d); /* %d */",
+                u8 ? (int)(int8_t)(uint8_t)hi : hi, hi);
+}
+
 bool fastk_vnni_checked_begin(CGen *cg, int ind, const FastQuant *fq) {
     if (!fq->kf)
         return false;
@@ -267,8 +378,8 @@ bool fastk_vnni_checked_begin(CGen *cg, int ind, const FastQuant *fq) {
 
 void fastk_vnni_checked_redo(CGen *cg, int ind, const FastQuant *fq, FastQuant *exact) {
     QCC_ASSERT(fq->kf);
-    cg_line(cg, ind, "if (QCC_UNLIKELY(qcc_v16_tied(tie, %s, %s, %s))) { /* near a tie: all "
-            "again, exactly */", fq->zy, fq->lo, fq->hi);
+    cg_line(cg, ind, "if (QCC_UNLIKELY(qcc_v16_near(tie, %af))) { /* near a tie: all again, "
+            "exactly */", (double)fq->near);
     *exact = *fq;
     exact->kf = NULL;
 }
