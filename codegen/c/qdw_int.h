@@ -26,6 +26,7 @@ typedef struct DwFast {
     int rem;                    /* channels of the last, partial block (0: none) */
     bool fma;                   /* zero point fused into the fma (exact) */
     bool checked;               /* fixed: the checked float requant first (qcc_v16_rqc_y) */
+    double accmax;              /* the largest |acc| bound dw_channel_k saw */
     int zxu;                    /* zx as the u8 byte Q holds (flipped for int8) */
 } DwFast;
 
@@ -50,8 +51,10 @@ void dw_put_k(CGen *cg, const DwConv *k, DwFast *f, const double *kd, int64_t co
               const char *prefix);
 /* The constant vectors dw_stores reads (and the int8 flip). */
 void dw_consts(CGen *cg, const DwConv *k, const DwFast *f, int ind);
-/* Requantize accumulators a0..a<np-1> and store each to addr[p] under lane mask mk[p]. */
+/* Requantize accumulators a0..a<np-1> and store each to addr[p] under lane mask mk[p]
+ * (contiguous: addr[p + 1] is addr[p] + 16). */
 void dw_stores(CGen *cg, const DwConv *k, const DwFast *f, int ind, int np,
-               const char *const *addr, const char *const *mk, const char *kdecl);
+               const char *const *addr, const char *const *mk, const char *kdecl,
+               bool contiguous);
 
 #endif

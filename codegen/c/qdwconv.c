@@ -357,6 +357,7 @@ bool dw_channel_k(const Node *n, const DwConv *k, int64_t c, double bound, DwFas
     if (bound * (double)m->m0[mi] + zpart >= 9007199254740992.0) /* 2^53 */
         f->fma = false;
     kd[c] = rk;
+    f->accmax = bound > f->accmax ? bound : f->accmax;
     return true;
 }
 
@@ -504,15 +505,20 @@ static void fast_chunk(CGen *cg, const DwConv *k, const DwFast *f, int ind, int6
     }
     dw_stores(cg, k, f, ind + 1, np, addr, mk, cg_fmt(cg, "const __m512d kl = "
                 "_mm512_loadu_pd(n%d_dwkv + c0), kh = _mm512_loadu_pd(n%d_dwkv + c0 + 8);",
-                k->idx, k->idx));
+                k->idx, k->idx), false);
     cg_line(cg, ind, "}");
 }
 
-/* Requantize accumulators a0..a<np-1> and store each to addr[p] under lane mask mk[p]: the checked float form first when f->checked (kc, czp, clo, chi), then, for a
- * chunk with a lane near a tie, the exact double form (kl, kh declared by `kdecl`); else the
- * double form (fixed) or qcc_requant_f's (float) directly. */
+/* Requantize accumulators a0..a<np-1> and store each to addr[p] under lane mask mk[p]: the
+ * checked float form first when f->checked (kc, czp, clo, chi), then, for a chunk with a lane
+ * near a tie, the exact double form (kl, kh declared by `kdecl`); else the double form
+ * (fixed) or qcc_requant_f's (float) directly. Where the sums stay below 2^24 (cvtepi32_ps
+ * exact; |y| < 2^30 holds for every fast depthwise, dw_channel_k), whole vectors go four at
+ * a time through the saturating checked form and one packed store (fastk_bound's reasoning:
+ * no float clamp, lo/hi on the bytes, the two-rounding tie bound). */
 void dw_stores(CGen *cg, const DwConv *k, const DwFast *f, int ind, int np,
-               const char *const *addr, const char *const *mk, const char *kdecl) {
+               const char *const *addr, const char *const *mk, const char *kdecl,
+               bool contiguous) {
     /* a clamp to the whole byte range is the saturating store's (vpmovsdb; vpmovusdb once
      * negatives are 0) */
     bool full = k->fixed && ((!k->yu && !strcmp(k->lo, "-128") && !strcmp(k->hi, "127")) ||
@@ -523,12 +529,50 @@ void dw_stores(CGen *cg, const DwConv *k, const DwFast *f, int ind, int np,
     const char *st = !full ? "" : k->yu ? "us" : "s";
     int xi = ind;
     if (f->checked) { /* the exact form below only for a chunk with a lane near a tie */
+        int lo = atoi(k->lo), hi = atoi(k->hi), zp = atoi(k->zy);
+        bool sat = f->accmax < 0x1p24;
+        int packed = 0;
+        for (int p = 0; sat && p + 4 <= np; p += 4) {
+            bool whole = true;
+            for (int i = p; i < p + 4; i++)
+                whole = whole && !strcmp(mk[i], "(__mmask16)0xffff");
+            if (!whole)
+                break;
+            packed = p + 4;
+        }
         cg_line(cg, ind, "__m512 tie = _mm512_setzero_ps();");
-        for (int p = 0; p < np; p++)
+        if (packed)
+            cg_line(cg, ind, "__m512i v;");
+        for (int p = 0; p < packed; p += 4) {
+            cg_line(cg, ind, "v = qcc_v64_%s(qcc_v16_rqs_y(a%d, kc, czp, &tie), "
+                    "qcc_v16_rqs_y(a%d, kc, czp, &tie),", k->yu ? "u8" : "s8", p, p + 1);
+            cg_line(cg, ind + 4, "qcc_v16_rqs_y(a%d, kc, czp, &tie), qcc_v16_rqs_y(a%d, kc, "
+                    "czp, &tie));", p + 2, p + 3);
+            const char *v = "v";
+            if (lo > (k->yu ? 0 : -128))
+                v = cg_fmt(cg, "_mm512_max_ep%s8(%s, _mm512_set1_epi8(%d))", k->yu ? "u" : "i",
+                           v, k->yu ? (int)(int8_t)(uint8_t)lo : lo);
+            if (hi < (k->yu ? 255 : 127))
+                v = cg_fmt(cg, "_mm512_min_ep%s8(%s, _mm512_set1_epi8(%d))", k->yu ? "u" : "i",
+                           v, k->yu ? (int)(int8_t)(uint8_t)hi : hi);
+            if (contiguous)
+                cg_line(cg, ind, "_mm512_storeu_si512((void *)(%s), %s);", addr[p], v);
+            else
+                cg_line(cg, ind, "qcc_v64_put4(%s, %s, %s, %s, %s);", addr[p], addr[p + 1],
+                        addr[p + 2], addr[p + 3], v);
+        }
+        for (int p = packed; p < np; p++)
             cg_line(cg, ind, "_mm512_mask_cvtepi32_storeu_epi8(%s, %s, qcc_v16_rqc_y(a%d, kc, "
                     "czp, clo, chi, &tie));", addr[p], mk[p], p);
-        cg_line(cg, ind, "if (QCC_UNLIKELY(qcc_v16_tied(tie, %s, %s, %s))) { /* near a tie: "
-                "again, exactly */", k->zy, k->lo, k->hi);
+        if (sat) { /* fastk_bound's threshold, R + 1 for the saturating lanes */
+            int r = (abs(lo) > abs(hi) ? abs(lo) : abs(hi)) + 1;
+            float near = 0.5f - (float)(2 * r + abs(zp) + 4) * 0x1p-24f;
+            cg_line(cg, ind, "if (QCC_UNLIKELY(qcc_v16_near(tie, %af))) { /* near a tie: again, "
+                    "exactly */", (double)near);
+        } else {
+            cg_line(cg, ind, "if (QCC_UNLIKELY(qcc_v16_tied(tie, %s, %s, %s))) { /* near a tie: "
+                    "again, exactly */", k->zy, k->lo, k->hi);
+        }
         xi = ind + 1;
         cg_line(cg, xi, "%s", kdecl);
     }
@@ -590,6 +634,8 @@ void dw_consts(CGen *cg, const DwConv *k, const DwFast *f, int ind) {
     if (f->checked)
         cg_line(cg, ind, "const __m512 czp = _mm512_set1_ps(%s.0f), clo = _mm512_set1_ps(%s.0f), "
                 "chi = _mm512_set1_ps(%s.0f);", k->zy, k->lo, k->hi);
+    if (f->checked) /* unread when every store is a packed one (dw_stores) */
+        cg_line(cg, ind, "(void)clo;\n%*s(void)chi;", ind * 4, "");
     if (k->fixed)
         cg_line(cg, ind, "const __m512i vlo = _mm512_set1_epi32(%s), vhi = _mm512_set1_epi32(%s);",
                 k->lo, k->hi);

@@ -166,7 +166,7 @@ static void planar_rows(CGen *cg, const DwConv *k, const DwFast *f, const DpVec 
             cg_line(cg, 5, "{ /* output row out_y + %d */", rr);
             cg_line(cg, 6, "const __m512i %s;", names);
             dw_stores(cg, k, f, 6, np, addr, mk, cg_fmt(cg, "const __m512d kl = "
-                        "_mm512_set1_pd(n%d_dpkv[c]), kh = kl;", id));
+                        "_mm512_set1_pd(n%d_dpkv[c]), kh = kl;", id), true);
             cg_line(cg, 5, "}");
         }
         cg_line(cg, 4, "}");
