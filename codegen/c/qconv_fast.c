@@ -176,7 +176,8 @@ static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
         cg_line(cg, ind, "{");
         for (int b = 0; b < B; b++) {
             names[b] = cg_fmt(cg, "rq%d", b);
-            fastk_vnni_prep(cg, ind + 1, fq, names[b], bias, cg_fmt(cg, "(ob + %d) * 16", b));
+            fastk_vnni_prep(cg, ind + 1, fq, names[b], bias, cg_fmt(cg, "(ob + %d) * 16", b),
+                            true);
         }
         fastk_vnni_put4_begin(cg, ind + 1, fq);
         if (last_valid != 16)
@@ -206,7 +207,7 @@ static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
     for (int b = 0; b < B; b++) {
         const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
         cg_line(cg, ind, "{");
-        fastk_vnni_prep(cg, ind + 1, fq, "rq", bias, oc);
+        fastk_vnni_prep(cg, ind + 1, fq, "rq", bias, oc, true);
         if (last_valid != 16)
             cg_line(cg, ind + 1, "const int full = ob + %d != %d;", b, q->blocks - 1);
         if (zw)
@@ -250,10 +251,12 @@ static void tile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
     int64_t bstride = (int64_t)q->kh * q->kw * q->gt * 64;
     const char *xor80 = q->s8 ? "_mm512_xor_si512(" : "";
     const char *xor80e = q->s8 ? ", _mm512_set1_epi32(-2139062144))" : ""; /* 0x80808080 */
+    const char *bias = "bias"; /* the sums start at it: one vpaddd less per store */
     cg_line(cg, 1, "const uint8_t *xb = (const uint8_t *)x;");
     for (int p = 0; p < P; p++)
         for (int b = 0; b < B; b++)
-            cg_line(cg, 1, "__m512i a%d_%d = _mm512_setzero_si512();", p, b);
+            cg_line(cg, 1, "__m512i a%d_%d = _mm512_loadu_si512(%s + (ob + %d) * 16);", p, b,
+                    bias, b);
     cg_line(cg, 1, "for (int ky = ky0; ky < ky1; ky++) {");
     cg_line(cg, 2, "for (int kx = kx0; kx < kx1; kx++) {");
     cg_line(cg, 3, "const uint8_t *xt = xb + ((iy0 + ky * %d) * %d + ix0 + kx * %d) * %d;",
@@ -574,9 +577,11 @@ static void rtile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
     bool xr = q->rows == 2 && q->s8; /* direct int8 reads still need the +128 */
     const char *xor80 = xr ? "_mm512_xor_si512(" : "";
     const char *xor80e = xr ? ", _mm512_set1_epi32(-2139062144))" : ""; /* 0x80808080 */
+    const char *bias = cg_fmt(cg, "n%d_c3p", q->idx); /* the sums start at it */
     for (int p = 0; p < P; p++)
         for (int b = 0; b < B; b++)
-            cg_line(cg, 1, "__m512i a%d_%d = _mm512_setzero_si512();", p, b);
+            cg_line(cg, 1, "__m512i a%d_%d = _mm512_loadu_si512(%s + (ob + %d) * 16);", p, b,
+                    bias, b);
     if (q->zw) /* per pixel: the window's sum of u in every lane */
         for (int p = 0; p < P; p++)
             cg_line(cg, 1, "__m512i s%d = _mm512_setzero_si512();", p);

@@ -42,9 +42,10 @@ bool fastk_checked_k(double k);
 bool fastk_vnni_checked_begin(CGen *cg, int ind, const FastQuant *fq);
 void fastk_vnni_checked_redo(CGen *cg, int ind, const FastQuant *fq, FastQuant *exact);
 /* The AVX-512 epilogue in two steps: `name` = the requant constants of the 16 channels at
- * bias + oc (once per block), then requantize+store accumulator `acc` (once per pixel). */
+ * bias + oc (once per block; in_acc: the accumulators started at that bias, so the
+ * constants add none), then requantize+store accumulator `acc` (once per pixel). */
 void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
-                     const char *bias, const char *oc);
+                     const char *bias, const char *oc, bool in_acc);
 void fastk_vnni_put(CGen *cg, int ind, const FastQuant *fq, const char *name, const char *acc,
                     const char *dst, int valid);
 /* Requantize the accumulators accs[i] of four consecutive blocks of 16 channels (constants

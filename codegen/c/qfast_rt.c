@@ -306,16 +306,20 @@ void fastk_bound(CGen *cg, const Node *n, int64_t k, FastQuant *fq) {
 }
 
 void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
-                     const char *bias, const char *oc) {
+                     const char *bias, const char *oc, bool in_acc) {
+    const char *c = in_acc ? "" : "const ";
     if (fq->f)
-        cg_line(cg, ind, "const qcc_rqf16 %s = qcc_v16_rq_f(%s + %s, %s + %s, %s, %s, %s);", name,
+        cg_line(cg, ind, "%sqcc_rqf16 %s = qcc_v16_rq_f(%s + %s, %s + %s, %s, %s, %s);", c, name,
                 bias, oc, fq->f, oc, fq->zy, fq->lo, fq->hi);
     else if (fq->kf)
-        cg_line(cg, ind, "const qcc_rqc16 %s = qcc_v16_rq_c(%s + %s, %s + %s, %s, %s, %s);", name,
+        cg_line(cg, ind, "%sqcc_rqc16 %s = qcc_v16_rq_c(%s + %s, %s + %s, %s, %s, %s);", c, name,
                 bias, oc, fq->kf, oc, fq->zy, fq->lo, fq->hi);
     else
-        cg_line(cg, ind, "const qcc_rq16 %s = qcc_v16_rq_q31(%s + %s, %s + %s, %s + %s, %s, %s, "
-                "%s);", name, bias, oc, fq->m0, oc, fq->sh, oc, fq->zy, fq->lo, fq->hi);
+        cg_line(cg, ind, "%sqcc_rq16 %s = qcc_v16_rq_q31(%s + %s, %s + %s, %s + %s, %s, %s, "
+                "%s);", c, name, bias, oc, fq->m0, oc, fq->sh, oc, fq->zy, fq->lo, fq->hi);
+    if (in_acc)
+        cg_line(cg, ind, "%s.b = _mm512_setzero_si512(); /* the sums started at the bias */",
+                name);
 }
 
 void fastk_vnni_put(CGen *cg, int ind, const FastQuant *fq, const char *name, const char *acc,
@@ -396,7 +400,7 @@ void fastk_vnni_checked_redo(CGen *cg, int ind, const FastQuant *fq, FastQuant *
 void fastk_vnni_store16(CGen *cg, int ind, const FastQuant *fq, const char *acc,
                         const char *bias, const char *oc, const char *dst, int valid) {
     cg_line(cg, ind, "{");
-    fastk_vnni_prep(cg, ind + 1, fq, "rq", bias, oc);
+    fastk_vnni_prep(cg, ind + 1, fq, "rq", bias, oc, false);
     fastk_vnni_put(cg, ind + 1, fq, "rq", acc, dst, valid);
     cg_line(cg, ind, "}");
 }
