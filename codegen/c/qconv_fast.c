@@ -171,8 +171,12 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
 static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq, int P, int B,
                         const char *bias, bool zw) {
     int last_valid = q->co - (q->blocks - 1) * 16;
-    if (B == 4) { /* a pixel's 64 channels are 64 consecutive bytes: one packed store */
-        const char *names[4], *accs[4];
+    /* packed stores (fastk_vnni_put4) of four vectors: B = 4, a pixel's 64 channels; B = 2
+     * or 1 with every block whole, the vectors of 2 or 4 pixels; the rest one at a time */
+    int group = B == 4 ? 1 : (B == 2 || B == 1) && last_valid == 16 ? 4 / B : 0;
+    int packed = group ? P / group * group : 0;
+    if (packed) {
+        const char *names[4], *accs[4], *dst[4];
         cg_line(cg, ind, "{");
         for (int b = 0; b < B; b++) {
             names[b] = cg_fmt(cg, "rq%d", b);
@@ -180,29 +184,37 @@ static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
                             true);
         }
         fastk_vnni_put4_begin(cg, ind + 1, fq);
-        if (last_valid != 16)
+        if (B == 4 && last_valid != 16)
             cg_line(cg, ind + 1, "const int full = ob + 3 != %d;", q->blocks - 1);
         if (zw)
             for (int b = 0; b < B; b++)
                 cg_line(cg, ind + 1, "const __m512i nz%d = _mm512_loadu_si512(n%d_nzw + "
                         "(ob + %d) * 16);", b, q->idx, b);
-        for (int p = 0; p < P; p++) {
-            for (int b = 0; b < B; b++)
-                accs[b] = zw ? cg_fmt(cg, "_mm512_add_epi32(a%d_%d, _mm512_mullo_epi32(s%d, "
+        const char *rq[4];
+        for (int p0 = 0; p0 < packed; p0 += group) {
+            for (int i = 0; i < 4; i++) {
+                int p = p0 + i / B, b = i % B;
+                rq[i] = names[b];
+                accs[i] = zw ? cg_fmt(cg, "_mm512_add_epi32(a%d_%d, _mm512_mullo_epi32(s%d, "
                                       "nz%d))", p, b, p, b)
                              : cg_fmt(cg, "a%d_%d", p, b);
-            const char *dst = cg_fmt(cg, "y + %d + ob * 16", p * q->co);
-            if (last_valid == 16) {
-                fastk_vnni_put4(cg, ind + 1, fq, names, accs, dst, 64);
+            }
+            for (int i = 0; i < group; i++)
+                dst[i] = cg_fmt(cg, "y + %d + ob * 16", (p0 + i) * q->co);
+            /* whole pixels side by side when the tile covers every channel */
+            int runs = B * 16 == q->co ? 1 : group;
+            if (last_valid == 16 || B != 4) {
+                fastk_vnni_put4(cg, ind + 1, fq, rq, accs, dst, runs, 64);
             } else {
                 cg_line(cg, ind + 1, "if (full)");
-                fastk_vnni_put4(cg, ind + 2, fq, names, accs, dst, 64);
+                fastk_vnni_put4(cg, ind + 2, fq, rq, accs, dst, 1, 64);
                 cg_line(cg, ind + 1, "else");
-                fastk_vnni_put4(cg, ind + 2, fq, names, accs, dst, 48 + last_valid);
+                fastk_vnni_put4(cg, ind + 2, fq, rq, accs, dst, 1, 48 + last_valid);
             }
         }
         cg_line(cg, ind, "}");
-        return;
+        if (packed == P)
+            return;
     }
     for (int b = 0; b < B; b++) {
         const char *oc = cg_fmt(cg, "(ob + %d) * 16", b);
@@ -213,7 +225,7 @@ static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
         if (zw)
             cg_line(cg, ind + 1, "const __m512i nz = _mm512_loadu_si512(n%d_nzw + %s);", q->idx,
                     oc);
-        for (int p = 0; p < P; p++) {
+        for (int p = packed; p < P; p++) {
             const char *acc = cg_fmt(cg, "a%d_%d", p, b);
             if (zw)
                 acc = cg_fmt(cg, "_mm512_add_epi32(%s, _mm512_mullo_epi32(s%d, nz))", acc, p);

@@ -48,11 +48,12 @@ void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
                      const char *bias, const char *oc, bool in_acc);
 void fastk_vnni_put(CGen *cg, int ind, const FastQuant *fq, const char *name, const char *acc,
                     const char *dst, int valid);
-/* Requantize the accumulators accs[i] of four consecutive blocks of 16 channels (constants
- * names[i]) and store them as the 64 bytes at `dst`, of which the first `valid` are written:
- * one packed store instead of four narrowing ones. */
+/* Requantize four accumulators accs[i] (constants names[i]) and store their 64 bytes, one
+ * packed store instead of four narrowing ones: as one run at dst[0] of which the first
+ * `valid` bytes are written (runs 1), or as 32-byte halves at dst[0..1] (runs 2) or 16-byte
+ * quarters at dst[0..3] (runs 4). */
 void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const names[4],
-                     const char *const accs[4], const char *dst, int valid);
+                     const char *const accs[4], const char *const *dst, int runs, int valid);
 /* The declarations fastk_vnni_put4 uses, once per block before the puts. */
 void fastk_vnni_put4_begin(CGen *cg, int ind, const FastQuant *fq);
 /* Requantize+store 16 lanes of accumulator expression `acc` (an __m512i) plus bias vector at

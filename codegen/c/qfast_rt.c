@@ -346,7 +346,7 @@ static const char *vnni_requant(CGen *cg, const FastQuant *fq, const char *name,
 }
 
 void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const names[4],
-                     const char *const accs[4], const char *dst, int valid) {
+                     const char *const accs[4], const char *const *dst, int runs, int valid) {
     const char *pack = strcmp(fq->yt, "uint8_t") == 0 ? "qcc_v64_u8" : "qcc_v64_s8";
     int col = ind * 4 + (int)strlen("v = ") + (int)strlen(pack) + 1;
     cg_line(cg, ind, "v = %s(%s, %s,", pack, vnni_requant(cg, fq, names[0], accs[0]),
@@ -361,11 +361,23 @@ void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const n
         if (atoi(fq->hi) < (u8 ? 255 : 127))
             v = cg_fmt(cg, "_mm512_min_ep%s8(%s, hi8)", u8 ? "u" : "i", v);
     }
-    if (valid >= 64)
-        cg_line(cg, ind, "_mm512_storeu_si512((void *)(%s), %s);", dst, v);
-    else
-        cg_line(cg, ind, "_mm512_mask_storeu_epi8(%s, (__mmask64)0x%llxULL, %s);", dst,
+    if (runs == 2 && strcmp(v, "v") != 0) {
+        cg_line(cg, ind, "v = %s;", v);
+        v = "v";
+    }
+    if (runs == 4) {
+        cg_line(cg, ind, "qcc_v64_put4(%s, %s, %s, %s, %s);", dst[0], dst[1], dst[2], dst[3], v);
+    } else if (runs == 2) {
+        cg_line(cg, ind, "_mm256_storeu_si256((__m256i *)(void *)(%s), _mm512_castsi512_si256(v));",
+                dst[0]);
+        cg_line(cg, ind, "_mm256_storeu_si256((__m256i *)(void *)(%s), _mm512_extracti64x4_epi64(v, "
+                "1));", dst[1]);
+    } else if (valid >= 64) {
+        cg_line(cg, ind, "_mm512_storeu_si512((void *)(%s), %s);", dst[0], v);
+    } else {
+        cg_line(cg, ind, "_mm512_mask_storeu_epi8(%s, (__mmask64)0x%llxULL, %s);", dst[0],
                 (unsigned long long)((1ULL << valid) - 1ULL), v);
+    }
 }
 
 void fastk_vnni_put4_begin(CGen *cg, int ind, const FastQuant *fq) {
