@@ -172,8 +172,8 @@ static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
                         const char *bias, bool zw) {
     int last_valid = q->co - (q->blocks - 1) * 16;
     /* packed stores (fastk_vnni_put4) of four vectors: B = 4, a pixel's 64 channels; B = 2
-     * or 1 with every block whole, the vectors of 2 or 4 pixels; the rest one at a time */
-    int group = B == 4 ? 1 : (B == 2 || B == 1) && last_valid == 16 ? 4 / B : 0;
+     * or 1, the vectors of 2 or 4 pixels; the rest one at a time */
+    int group = B == 4 || B == 2 || B == 1 ? 4 / B : 0;
     int packed = group ? P / group * group : 0;
     if (packed) {
         const char *names[4], *accs[4], *dst[4];
@@ -184,8 +184,8 @@ static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
                             true);
         }
         fastk_vnni_put4_begin(cg, ind + 1, fq);
-        if (B == 4 && last_valid != 16)
-            cg_line(cg, ind + 1, "const int full = ob + 3 != %d;", q->blocks - 1);
+        if (last_valid != 16)
+            cg_line(cg, ind + 1, "const int full = ob + %d != %d;", B - 1, q->blocks - 1);
         if (zw)
             for (int b = 0; b < B; b++)
                 cg_line(cg, ind + 1, "const __m512i nz%d = _mm512_loadu_si512(n%d_nzw + "
@@ -203,13 +203,14 @@ static void vnni_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
                 dst[i] = cg_fmt(cg, "y + %d + ob * 16", (p0 + i) * q->co);
             /* whole pixels side by side when the tile covers every channel */
             int runs = B * 16 == q->co ? 1 : group;
-            if (last_valid == 16 || B != 4) {
+            if (last_valid == 16) {
                 fastk_vnni_put4(cg, ind + 1, fq, rq, accs, dst, runs, 64);
-            } else {
-                cg_line(cg, ind + 1, "if (full)");
-                fastk_vnni_put4(cg, ind + 2, fq, rq, accs, dst, 1, 64);
-                cg_line(cg, ind + 1, "else");
-                fastk_vnni_put4(cg, ind + 2, fq, rq, accs, dst, 1, 48 + last_valid);
+            } else { /* each pixel's last block may be the partial one */
+                cg_line(cg, ind + 1, "if (full) {");
+                fastk_vnni_put4(cg, ind + 2, fq, rq, accs, dst, runs, 64);
+                cg_line(cg, ind + 1, "} else {");
+                fastk_vnni_put4(cg, ind + 2, fq, rq, accs, dst, runs, 64 / runs - 16 + last_valid);
+                cg_line(cg, ind + 1, "}");
             }
         }
         cg_line(cg, ind, "}");

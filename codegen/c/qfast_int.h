@@ -49,9 +49,9 @@ void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
 void fastk_vnni_put(CGen *cg, int ind, const FastQuant *fq, const char *name, const char *acc,
                     const char *dst, int valid);
 /* Requantize four accumulators accs[i] (constants names[i]) and store their 64 bytes, one
- * packed store instead of four narrowing ones: as one run at dst[0] of which the first
- * `valid` bytes are written (runs 1), or as 32-byte halves at dst[0..1] (runs 2) or 16-byte
- * quarters at dst[0..3] (runs 4). */
+ * packed store instead of four narrowing ones: as one run at dst[0] (runs 1), 32-byte
+ * halves at dst[0..1] (runs 2) or 16-byte quarters at dst[0..3] (runs 4), of each of which
+ * the first `valid` bytes are written. */
 void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const names[4],
                      const char *const accs[4], const char *const *dst, int runs, int valid);
 /* The declarations fastk_vnni_put4 uses, once per block before the puts. */

@@ -361,22 +361,30 @@ void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const n
         if (atoi(fq->hi) < (u8 ? 255 : 127))
             v = cg_fmt(cg, "_mm512_min_ep%s8(%s, hi8)", u8 ? "u" : "i", v);
     }
-    if (runs == 2 && strcmp(v, "v") != 0) {
+    if (runs == 4 && valid >= 16) {
+        cg_line(cg, ind, "qcc_v64_put4(%s, %s, %s, %s, %s);", dst[0], dst[1], dst[2], dst[3], v);
+        return;
+    }
+    if (runs > 1 && strcmp(v, "v") != 0) {
         cg_line(cg, ind, "v = %s;", v);
         v = "v";
     }
-    if (runs == 4) {
-        cg_line(cg, ind, "qcc_v64_put4(%s, %s, %s, %s, %s);", dst[0], dst[1], dst[2], dst[3], v);
-    } else if (runs == 2) {
-        cg_line(cg, ind, "_mm256_storeu_si256((__m256i *)(void *)(%s), _mm512_castsi512_si256(v));",
-                dst[0]);
-        cg_line(cg, ind, "_mm256_storeu_si256((__m256i *)(void *)(%s), _mm512_extracti64x4_epi64(v, "
-                "1));", dst[1]);
-    } else if (valid >= 64) {
-        cg_line(cg, ind, "_mm512_storeu_si512((void *)(%s), %s);", dst[0], v);
-    } else {
-        cg_line(cg, ind, "_mm512_mask_storeu_epi8(%s, (__mmask64)0x%llxULL, %s);", dst[0],
-                (unsigned long long)((1ULL << valid) - 1ULL), v);
+    static const char *const vt[] = {"", "__m512i", "__m256i", "", "__m128i"};
+    static const char *const sfx[] = {"", "512", "256", "", "128"};
+    static const char *const pfx[] = {"", "_mm512", "_mm256", "", "_mm"};
+    int len = 64 / runs;
+    for (int r = 0; r < runs; r++) {
+        const char *part = runs == 1 ? v
+                           : runs == 2 ? (r ? "_mm512_extracti64x4_epi64(v, 1)"
+                                            : "_mm512_castsi512_si256(v)")
+                           : r ? cg_fmt(cg, "_mm512_extracti32x4_epi32(v, %d)", r)
+                               : "_mm512_castsi512_si128(v)";
+        if (valid >= len)
+            cg_line(cg, ind, "%s_storeu_si%s((%s *)(void *)(%s), %s);", pfx[runs], sfx[runs],
+                    vt[runs], dst[r], part);
+        else
+            cg_line(cg, ind, "%s_mask_storeu_epi8(%s, (__mmask%d)0x%llxULL, %s);", pfx[runs],
+                    dst[r], len, (unsigned long long)((1ULL << valid) - 1ULL), part);
     }
 }
 
