@@ -82,7 +82,7 @@ typedef struct Target {
     bool (*emit)(const Graph *g, const CodegenOptions *o, StrBuf *source, StrBuf *header,
                  Diag *d);
     bool channels_last;      /* wants NHWC convs/pools (PassOptions.channels_last) */
-    bool planar_depthwise;   /* has NCHW depthwise kernels (PassOptions.planar_depthwise) */
+    bool planar_convs;       /* has NCHW depthwise and pointwise kernels (PassOptions.planar_convs) */
 } Target;
 
 extern const Target target_c;    /* codegen/c/target_c.c */

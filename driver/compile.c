@@ -53,7 +53,7 @@ int qcc_compile(const char *model_path, const char *out_path, const CompileOptio
         goto done;
     PassOptions po = {.requant = o->requant, .dump_after = o->dump_after, .dump_out = stdout,
                       .ram_budget = o->ram_budget, .channels_last = target->channels_last,
-                      .planar_depthwise = target->planar_depthwise};
+                      .planar_convs = target->planar_convs};
     if (!pipeline_run(&g, &po, &d))
         goto done;
     if (o->report)

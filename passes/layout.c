@@ -6,10 +6,12 @@
  * consumer (graph ports, Flatten, Gemm, Softmax...); inverse transpose pairs cancel. Weights
  * stay OIHW (kernels pack them). Runs after requant (the arithmetic does not depend on the
  * layout) and before memplan, which plans the new tensors like any other.
- * Depthwise convs are the exception where the target has a planar kernel for them
- * (PassOptions.planar_depthwise): one whose input is NCHW (a graph input, an NCHW node) stays
- * NCHW, since per output pixel it does a few MACs per byte it reads and a transpose of its
- * input would cost about as much as the conv itself. */
+ * Depthwise and pointwise convs are the exceptions where the target has planar kernels for
+ * them (PassOptions.planar_convs): one whose input is NCHW (a graph input, an NCHW node) stays
+ * NCHW. A depthwise conv does a few MACs per byte it reads, so a transpose of its input would
+ * cost about as much as the conv itself; a pointwise one with few input channels spends
+ * as much on requantizing as on its dot products, and the transposes of its ports were a
+ * fifth of its time (24->144 @56). */
 #include "passes.h"
 
 #include <string.h>
@@ -68,6 +70,38 @@ bool layout_planar_depthwise(const Graph *g, const Node *n) {
         }
     }
     return true;
+}
+
+bool layout_planar_pointwise(const Graph *g, const Node *n) {
+    if (n->op != OP_CONV || !is_anchor(g, n))
+        return false;
+    const Tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
+    const ConvAttr *a = &n->a.conv;
+    if ((a->group > 1) || w->shape[2] != 1 || w->shape[3] != 1 || a->stride[0] != 1 ||
+        a->stride[1] != 1 || a->pad[0] || a->pad[1] || a->pad[2] || a->pad[3] ||
+        x->shape[1] > 512)
+        return false;
+    for (int i = 0; i < w->q.n; i++)
+        if (w->q.zero_point[i] != 0)
+            return false;
+    return true;
+}
+
+/* A pointwise conv reading NCHW stays NCHW unless that moves a transpose to a wider tensor:
+ * its output is a graph output read by nothing else, or no wider than its input. */
+static bool planar_pointwise_pays(const Graph *g, const Node *n) {
+    const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+    if (y->shape[1] <= x->shape[1])
+        return true;
+    bool output = false;
+    for (int k = 0; k < g->noutputs; k++)
+        output = output || g->outputs[k] == n->out[0];
+    for (int i = 0; i < g->nnodes && output; i++) {
+        const Node *c = &g->nodes[i];
+        for (int k = 0; k < c->nin && !c->dead; k++)
+            output = output && c->in[k] != n->out[0];
+    }
+    return output;
 }
 
 static bool same_shape(const Tensor *a, const Tensor *b) {
@@ -248,7 +282,11 @@ bool pass_layout(Graph *g, const PassOptions *o, Diag *d) {
         bool want = is_anchor(g, n);
         /* a depthwise conv reading NCHW runs NCHW where the target has that kernel: no
          * transpose of its input, and of its output only if an NHWC node reads it */
-        if (want && o->planar_depthwise && !nhwc_t[n->in[0]] && layout_planar_depthwise(g, n))
+        if (want && o->planar_convs && !nhwc_t[n->in[0]] && layout_planar_depthwise(g, n))
+            want = false;
+        /* likewise a pointwise conv (NCHW 1x1 is a GEMM, as ONNX Runtime runs it) */
+        if (want && o->planar_convs && !nhwc_t[n->in[0]] && layout_planar_pointwise(g, n) &&
+            planar_pointwise_pays(g, n))
             want = false;
         if (!want && is_flexible(g, n, &nact))
             for (int k = 0; k < nact && !want; k++)

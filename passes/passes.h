@@ -17,7 +17,7 @@ typedef struct PassOptions {
     FILE *dump_out;             /* where dumps go */
     int64_t ram_budget;         /* fail if the arena exceeds it (0: no limit) */
     bool channels_last;         /* layout.c: 2-d quantized convs/pools to NHWC (Target) */
-    bool planar_depthwise;      /* layout.c: depthwise convs that read NCHW stay NCHW (Target) */
+    bool planar_convs;          /* layout.c: depthwise and 1x1 convs that read NCHW stay NCHW (Target) */
 } PassOptions;
 
 typedef bool (*PassFn)(Graph *g, const PassOptions *o, Diag *d);
@@ -37,6 +37,10 @@ bool pass_memplan(Graph *g, const PassOptions *o, Diag *d);         /* memplan.c
  * VNNI kernel takes (codegen/c/qdwconv.c): one 64-byte row load must hold the taps of 16
  * output pixels, KW <= 4 taps per 32-bit lane, weights minus zero point within int8. */
 bool layout_planar_depthwise(const Graph *g, const Node *n);
+/* layout.c: whether CONV n is a pointwise conv the C backend's NCHW GEMM kernel takes
+ * (codegen/c/qconv_pw.c): 1x1, stride 1, no padding, group 1, weights without zero point,
+ * at most 512 input channels (its packed input block lives on the stack). */
+bool layout_planar_pointwise(const Graph *g, const Node *n);
 /* memplan.c: the graph-boundary conversions <name>_run performs around <name>_run_q (design
  * sec. 7), decided in this one place for memplan and codegen: qnode[k] (ninputs entries) is
  * the QUANTIZE node that is the only reader of graph input k, dqnode[k] (noutputs entries)

@@ -84,6 +84,11 @@ static const char port_rq_text[] =
     "    return (int32_t)(r < lo ? lo : r > hi ? hi : r);\n"
     "}\n";
 
+void fastk_port_rq(CGen *cg) {
+    if (!cg->helpers->data || !strstr(cg->helpers->data, "qcc_port_rq31(int32_t"))
+        sb_puts(cg->helpers, port_rq_text); /* once per file, before the first tile */
+}
+
 /* ---- packed constants --------------------------------------------------------------------- */
 
 static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
@@ -130,8 +135,8 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
               q->idx, q->s8 ? " - 128*sum(w) (int8 input read as x+128)" : "");
     bool neon = cg->o->simd == CG_SIMD_NEON; /* NEON (qneon.c): SDOT needs weight sums */
     fastk_packed(cg, q->idx, "w", wv, nv, wp, np);
-    if (!q->fq.f && (!cg->helpers->data || !strstr(cg->helpers->data, "qcc_port_rq31(int32_t")))
-        sb_puts(cg->helpers, port_rq_text); /* once per file, before the first tile */
+    if (!q->fq.f)
+        fastk_port_rq(cg);
     cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_c3p", q->idx), c3p, q->lanes);
     if (neon) /* NEON: per-tap weight sums restoring sum(u*w) from SDOT's sum((u-128)*w) */
         neon_conv_wsum(cg, q->idx, wv, taps, q->gt, q->blocks);

@@ -14,5 +14,7 @@
 
 bool cg_qconv_dense_nhwc(CGen *cg, const Node *n);
 bool cg_qgemm_fast(CGen *cg, const Node *n);
+/* qconv_pw.c: a pointwise CONV that passes/layout.c left NCHW (layout_planar_pointwise). */
+bool cg_qconv_pointwise_planar(CGen *cg, const Node *n);
 
 #endif

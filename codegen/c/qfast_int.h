@@ -61,6 +61,8 @@ void fastk_vnni_put4_begin(CGen *cg, int ind, const FastQuant *fq);
  * the AVX-512 epilogue of one register. */
 void fastk_vnni_store16(CGen *cg, int ind, const FastQuant *fq, const char *acc,
                         const char *bias, const char *oc, const char *dst, int valid);
+/* qcc_port_rq31, qcc_requant_q31 in a form gcc vectorises, into cg->helpers once per file. */
+void fastk_port_rq(CGen *cg);
 /* Scalar epilogue of one accumulator `acc` for channel expression `oc` (portable path). */
 void fastk_scalar_store(CGen *cg, int ind, const FastQuant *fq, const char *acc,
                         const char *bias, const char *oc, const char *dst);

@@ -137,6 +137,8 @@ static bool emit_conv(CGen *cg, const Node *n) {
     int64_t cout = y->shape[1], group = a->group > 0 ? a->group : 1;
     if (group > 1 && cg_qconv_depthwise_planar(cg, n)) /* qdwconv.c's NCHW depthwise */
         return true;
+    if (group == 1 && cg_qconv_pointwise_planar(cg, n)) /* qconv_pw.c's NCHW GEMM */
+        return true;
     int64_t cin_g = w->shape[1], cout_g = cout / group;
     int64_t xs[QCC_MAX_RANK], ws[QCC_MAX_RANK], ys[QCC_MAX_RANK];
     xs[x->rank - 1] = ws[x->rank - 1] = ys[x->rank - 1] = 1;

@@ -124,12 +124,26 @@ def save(name, graph, x, y):
         f.write(numpy_helper.from_array(y, 'y').SerializeToString())
 
 
+# pointwise convs at a graph input: the C target's NCHW GEMM kernel (codegen/c/qconv_pw.c)
+# at its edges: a last block of 9 pixels (3 of its 4 vectors) or 6 (2), output channels
+# past a multiple of 4, input channels not a multiple of 4, int8 input, batch 2; NHWC on NEON.
+# Their own generator state, so the cases above keep their bytes.
+POINTWISE = {
+    'pw_c7_co13_u8': (np.uint8, 1, 7, 9, 1, 13, 1, 1, 0, 1, 1),
+    'pw_c40_co6_s8': (np.int8, 2, 40, 10, 7, 6, 1, 1, 0, 1, 1),
+    'pw_c20_co52_u8': (np.uint8, 1, 20, 8, 16, 52, 1, 1, 0, 1, 1),
+}
+
+
 def main():
     rng = np.random.default_rng(20261124)
     for name, spec in CASES.items():
         make(name, spec, rng)
     for name, spec in MATMULS.items():
         make_matmul(name, spec, rng)
+    rng = np.random.default_rng(20261125)
+    for name, spec in POINTWISE.items():
+        make(name, spec, rng)
 
 
 if __name__ == '__main__':
