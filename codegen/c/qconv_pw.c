@@ -226,16 +226,21 @@ static int pw_tail_vectors(const PwConv *q) {
     return tail == 0 || tail > 12 ? 4 : (int)((tail + 3) / 4);
 }
 
-static void pw_vnni_body(CGen *cg, const Node *n, const PwConv *q) {
-    int64_t full = q->n / 64 * 64, m4 = q->m / q->rm * q->rm;
-    int tv = pw_tail_vectors(q);
-    cg_line(cg, 1, "uint8_t xp[%d]; /* the block's input as the tiles read it */", q->k4 * 256);
+/* Both bodies' loops over images and 64-pixel blocks (xb, yb, p0), left open at depth 3. */
+static void pw_blocks_open(CGen *cg, const Node *n, const PwConv *q) {
     cg_line(cg, 1, "for (int batch = 0; batch < %lld; batch++) {", (long long)q->nb);
     cg_line(cg, 2, "const uint8_t *xb = (const uint8_t *)%s + batch * %lldL;", cg_in(cg, n, 0),
             (long long)(q->k * q->n));
     cg_line(cg, 2, "%s *yb = %s + batch * %lldL;", q->yt, cg_out(cg, n, 0),
             (long long)(q->m * q->n));
     cg_line(cg, 2, "for (int p0 = 0; p0 < %lld; p0 += 64) {", (long long)q->n);
+}
+
+static void pw_vnni_body(CGen *cg, const Node *n, const PwConv *q) {
+    int64_t full = q->n / 64 * 64, m4 = q->m / q->rm * q->rm;
+    int tv = pw_tail_vectors(q);
+    cg_line(cg, 1, "uint8_t xp[%d]; /* the block's input as the tiles read it */", q->k4 * 256);
+    pw_blocks_open(cg, n, q);
     if (full == q->n)
         cg_line(cg, 3, "const __mmask64 mk = ~(__mmask64)0;");
     else
@@ -263,6 +268,26 @@ static void pw_vnni_body(CGen *cg, const Node *n, const PwConv *q) {
     cg_line(cg, 1, "}");
 }
 
+/* One line per pixel i < 2 and half of the 8 channels j: the dot products' steps (`sums`) or
+ * the stores of their results into acc. */
+static void pw_port_lines(CGen *cg, int ind, bool sums) {
+    for (int h = 0; h < 8; h += 4)
+        for (int i = 0; i < 2; i++) {
+            StrBuf l;
+            sb_init(&l);
+            for (int j = h; j < h + 4; j++) {
+                if (j > h)
+                    sb_puts(&l, " ");
+                if (sums)
+                    sb_printf(&l, "a%d%d += u%d * w%d[k];", i, j, i, j);
+                else
+                    sb_printf(&l, "acc[%d][p + %d] = a%d%d;", j, i, i, j);
+            }
+            cg_line(cg, ind, "%s", l.data);
+            sb_free(&l);
+        }
+}
+
 /* The portable body: per block of 64 pixels, their input channels gathered pixel-major
  * into col (K padded to 32 with zeros), then 2 pixels x 8 output channels of u8 x s8 dot
  * products over it at a time (gcc vectorises these, as in qconv_fast.c's portable tiles),
@@ -270,12 +295,7 @@ static void pw_vnni_body(CGen *cg, const Node *n, const PwConv *q) {
 static void pw_portable_body(CGen *cg, const Node *n, const PwConv *q) {
     const FastQuant *fq = &q->fq;
     cg_line(cg, 1, "uint8_t col[64][%d]; /* a block's pixels, channels contiguous */", q->kp);
-    cg_line(cg, 1, "for (int batch = 0; batch < %lld; batch++) {", (long long)q->nb);
-    cg_line(cg, 2, "const uint8_t *xb = (const uint8_t *)%s + batch * %lldL;", cg_in(cg, n, 0),
-            (long long)(q->k * q->n));
-    cg_line(cg, 2, "%s *yb = %s + batch * %lldL;", q->yt, cg_out(cg, n, 0),
-            (long long)(q->m * q->n));
-    cg_line(cg, 2, "for (int p0 = 0; p0 < %lld; p0 += 64) {", (long long)q->n);
+    pw_blocks_open(cg, n, q);
     cg_line(cg, 3, "const int np = %lld - p0 < 64 ? %lld - p0 : 64;", (long long)q->n,
             (long long)q->n);
     cg_line(cg, 3, "for (int p = 0; p < 64; p++)");
@@ -295,19 +315,9 @@ static void pw_portable_body(CGen *cg, const Node *n, const PwConv *q) {
             "a17 = 0;");
     cg_line(cg, 5, "for (int k = 0; k < %d; k++) {", q->kp);
     cg_line(cg, 6, "const int32_t u0 = r0[k], u1 = r1[k];");
-    for (int i = 0; i < 2; i++)
-        cg_line(cg, 6, "a%d0 += u%d * w0[k]; a%d1 += u%d * w1[k]; a%d2 += u%d * w2[k]; a%d3 += "
-                "u%d * w3[k];", i, i, i, i, i, i, i, i);
-    for (int i = 0; i < 2; i++)
-        cg_line(cg, 6, "a%d4 += u%d * w4[k]; a%d5 += u%d * w5[k]; a%d6 += u%d * w6[k]; a%d7 += "
-                "u%d * w7[k];", i, i, i, i, i, i, i, i);
+    pw_port_lines(cg, 6, true);
     cg_line(cg, 5, "}");
-    for (int i = 0; i < 2; i++)
-        cg_line(cg, 5, "acc[0][p + %d] = a%d0; acc[1][p + %d] = a%d1; acc[2][p + %d] = a%d2; "
-                "acc[3][p + %d] = a%d3;", i, i, i, i, i, i, i, i);
-    for (int i = 0; i < 2; i++)
-        cg_line(cg, 5, "acc[4][p + %d] = a%d4; acc[5][p + %d] = a%d5; acc[6][p + %d] = a%d6; "
-                "acc[7][p + %d] = a%d7;", i, i, i, i, i, i, i, i);
+    pw_port_lines(cg, 5, false);
     cg_line(cg, 4, "}");
     cg_line(cg, 4, "for (int j = 0; j < 8 && m + j < %lld; j++) {", (long long)q->m);
     cg_line(cg, 5, "%s *yr = yb + (m + j) * %lldL + p0;", q->yt, (long long)q->n);
