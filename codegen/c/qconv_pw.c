@@ -117,12 +117,8 @@ static void pw_put(CGen *cg, int ind, const PwConv *q, const FastQuant *fq, int 
     cg_line(cg, 0, "%*s%s, %s);", ind * 4 + (int)strlen(pk) + 5, "", r[2], r[3]);
     int lo = atoi(fq->lo), hi = atoi(fq->hi);
     const char *v = "v";
-    if (fq->kf && fq->sat) { /* the packs saturate to the type; lo and hi on the bytes */
-        if (lo > (q->yu ? 0 : -128))
-            v = cg_fmt(cg, "_mm512_max_ep%s8(%s, lo8)", q->yu ? "u" : "i", v);
-        if (hi < (q->yu ? 255 : 127))
-            v = cg_fmt(cg, "_mm512_min_ep%s8(%s, hi8)", q->yu ? "u" : "i", v);
-    }
+    if (fq->kf && fq->sat) /* the packs saturate to the type; lo and hi on the bytes */
+        v = fastk_byte_clamp(cg, v, q->yu, lo, hi, true);
     cg_line(cg, ind, "_mm512_mask_storeu_epi8(y + %d * %lldL, mk, %s);", i, (long long)q->n, v);
 }
 
@@ -195,12 +191,8 @@ static void pw_tile_fn(CGen *cg, const PwConv *q, int R, int V) {
     if (!fq->sat)
         cg_line(s, 1, "const __m512 clo = _mm512_set1_ps(%s.0f), chi = _mm512_set1_ps(%s.0f);",
                 fq->lo, fq->hi);
-    if (fq->sat && lo > (q->yu ? 0 : -128))
-        cg_line(s, 1, "const __m512i lo8 = _mm512_set1_epi8(%d); /* %d */",
-                q->yu ? (int)(int8_t)(uint8_t)lo : lo, lo);
-    if (fq->sat && hi < (q->yu ? 255 : 127))
-        cg_line(s, 1, "const __m512i hi8 = _mm512_set1_epi8(%d); /* %d */",
-                q->yu ? (int)(int8_t)(uint8_t)hi : hi, hi);
+    if (fq->sat)
+        fastk_byte_consts(s, 1, q->yu, lo, hi);
     FastQuant exact = *fq;
     exact.kf = NULL;
     for (int i = 0; i < R; i++) {

@@ -548,13 +548,7 @@ void dw_stores(CGen *cg, const DwConv *k, const DwFast *f, int ind, int np,
                     "qcc_v16_rqs_y(a%d, kc, czp, &tie),", k->yu ? "u8" : "s8", p, p + 1);
             cg_line(cg, ind + 4, "qcc_v16_rqs_y(a%d, kc, czp, &tie), qcc_v16_rqs_y(a%d, kc, "
                     "czp, &tie));", p + 2, p + 3);
-            const char *v = "v";
-            if (lo > (k->yu ? 0 : -128))
-                v = cg_fmt(cg, "_mm512_max_ep%s8(%s, _mm512_set1_epi8(%d))", k->yu ? "u" : "i",
-                           v, k->yu ? (int)(int8_t)(uint8_t)lo : lo);
-            if (hi < (k->yu ? 255 : 127))
-                v = cg_fmt(cg, "_mm512_min_ep%s8(%s, _mm512_set1_epi8(%d))", k->yu ? "u" : "i",
-                           v, k->yu ? (int)(int8_t)(uint8_t)hi : hi);
+            const char *v = fastk_byte_clamp(cg, "v", k->yu, lo, hi, false);
             if (contiguous)
                 cg_line(cg, ind, "_mm512_storeu_si512((void *)(%s), %s);", addr[p], v);
             else
@@ -564,11 +558,9 @@ void dw_stores(CGen *cg, const DwConv *k, const DwFast *f, int ind, int np,
         for (int p = packed; p < np; p++)
             cg_line(cg, ind, "_mm512_mask_cvtepi32_storeu_epi8(%s, %s, qcc_v16_rqc_y(a%d, kc, "
                     "czp, clo, chi, &tie));", addr[p], mk[p], p);
-        if (sat) { /* fastk_bound's threshold, R + 1 for the saturating lanes */
-            int r = (abs(lo) > abs(hi) ? abs(lo) : abs(hi)) + 1;
-            float near = 0.5f - (float)(2 * r + abs(zp) + 4) * 0x1p-24f;
+        if (sat) { /* fastk_bound's threshold */
             cg_line(cg, ind, "if (QCC_UNLIKELY(qcc_v16_near(tie, %af))) { /* near a tie: again, "
-                    "exactly */", (double)near);
+                    "exactly */", (double)fastk_near_exact(lo, hi, zp));
         } else {
             cg_line(cg, ind, "if (QCC_UNLIKELY(qcc_v16_tied(tie, %s, %s, %s))) { /* near a tie: "
                     "again, exactly */", k->zy, k->lo, k->hi);

@@ -33,6 +33,13 @@ void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq
 /* The checked float form's tie threshold and saturating stores from a bound on the sums:
  * each output adds k products (u8 x s8, plus the weight zero point's terms) to its c3. */
 void fastk_bound(CGen *cg, const Node *n, int64_t k, FastQuant *fq);
+/* The checked form's tie threshold 0.5 - E where the sums convert exactly (fastk_bound). */
+float fastk_near_exact(int32_t lo, int32_t hi, int32_t zp);
+/* Byte vector expression v clamped to [lo, hi] where that is narrower than the type's range
+ * (what saturating packs leave): with the constants lo8/hi8 of fastk_byte_consts (named) or
+ * inline ones. */
+const char *fastk_byte_clamp(CGen *cg, const char *v, bool u8, int lo, int hi, bool named);
+void fastk_byte_consts(CGen *cg, int ind, bool u8, int lo, int hi);
 /* True if multiplier k, rounded to float, is 0 or a normal float far from overflow: what the
  * checked float form's error bound assumes. */
 bool fastk_checked_k(double k);

@@ -317,10 +317,36 @@ void fastk_bound(CGen *cg, const Node *n, int64_t k, FastQuant *fq) {
         double kd = fabs(ldexp((double)m->m0[c], m->shift[c] - 31));
         kmax = kd > kmax ? kd : kmax;
     }
-    int32_t lo = n->q.act_min, hi = n->q.act_max, zp = cg_zp(cg_tout(cg, n, 0));
-    int32_t r = (abs(lo) > abs(hi) ? abs(lo) : abs(hi)) + 1;
-    fq->near = 0.5f - (float)(2 * r + abs(zp) + 4) * 0x1p-24f;
+    int32_t zp = cg_zp(cg_tout(cg, n, 0));
+    fq->near = fastk_near_exact(n->q.act_min, n->q.act_max, zp);
     fq->sat = acc * kmax * 1.001 + abs(zp) < 0x1p30;
+}
+
+float fastk_near_exact(int32_t lo, int32_t hi, int32_t zp) {
+    int32_t r = (abs(lo) > abs(hi) ? abs(lo) : abs(hi)) + 1;
+    return 0.5f - (float)(2 * r + abs(zp) + 4) * 0x1p-24f;
+}
+
+const char *fastk_byte_clamp(CGen *cg, const char *v, bool u8, int lo, int hi, bool named) {
+    const char *t = u8 ? "u" : "i";
+    if (lo > (u8 ? 0 : -128))
+        v = named ? cg_fmt(cg, "_mm512_max_ep%s8(%s, lo8)", t, v)
+                  : cg_fmt(cg, "_mm512_max_ep%s8(%s, _mm512_set1_epi8(%d))", t, v,
+                           u8 ? (int)(int8_t)(uint8_t)lo : lo);
+    if (hi < (u8 ? 255 : 127))
+        v = named ? cg_fmt(cg, "_mm512_min_ep%s8(%s, hi8)", t, v)
+                  : cg_fmt(cg, "_mm512_min_ep%s8(%s, _mm512_set1_epi8(%d))", t, v,
+                           u8 ? (int)(int8_t)(uint8_t)hi : hi);
+    return v;
+}
+
+void fastk_byte_consts(CGen *cg, int ind, bool u8, int lo, int hi) {
+    if (lo > (u8 ? 0 : -128))
+        cg_line(cg, ind, "const __m512i lo8 = _mm512_set1_epi8(%d); /* %d */",
+                u8 ? (int)(int8_t)(uint8_t)lo : lo, lo);
+    if (hi < (u8 ? 255 : 127))
+        cg_line(cg, ind, "const __m512i hi8 = _mm512_set1_epi8(%d); /* %d */",
+                u8 ? (int)(int8_t)(uint8_t)hi : hi, hi);
 }
 
 void fastk_vnni_prep(CGen *cg, int ind, const FastQuant *fq, const char *name,
@@ -372,13 +398,9 @@ void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const n
     cg_line(cg, 0, "%*s%s, %s);", col, "", vnni_requant(cg, fq, names[2], accs[2]),
             vnni_requant(cg, fq, names[3], accs[3]));
     const char *v = "v";
-    if (fq->sat && fq->kf) { /* the packs saturate to the type; lo and hi on the bytes */
-        bool u8 = strcmp(fq->yt, "uint8_t") == 0;
-        if (atoi(fq->lo) > (u8 ? 0 : -128))
-            v = cg_fmt(cg, "_mm512_max_ep%s8(%s, lo8)", u8 ? "u" : "i", v);
-        if (atoi(fq->hi) < (u8 ? 255 : 127))
-            v = cg_fmt(cg, "_mm512_min_ep%s8(%s, hi8)", u8 ? "u" : "i", v);
-    }
+    if (fq->sat && fq->kf) /* the packs saturate to the type; lo and hi on the bytes */
+        v = fastk_byte_clamp(cg, v, strcmp(fq->yt, "uint8_t") == 0, atoi(fq->lo), atoi(fq->hi),
+                             true);
     if (runs == 4 && valid >= 16) {
         cg_line(cg, ind, "qcc_v64_put4(%s, %s, %s, %s, %s);", dst[0], dst[1], dst[2], dst[3], v);
         return;
@@ -408,16 +430,8 @@ void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const n
 
 void fastk_vnni_put4_begin(CGen *cg, int ind, const FastQuant *fq) {
     cg_line(cg, ind, "__m512i v;");
-    if (!fq->sat || !fq->kf)
-        return;
-    bool u8 = strcmp(fq->yt, "uint8_t") == 0;
-    int lo = atoi(fq->lo), hi = atoi(fq->hi);
-    if (lo > (u8 ? 0 : -128))
-        cg_line(cg, ind, "const __m512i lo8 = _mm512_set1_epi8(%d); /* %d */",
-                u8 ? (int)(int8_t)(uint8_t)lo : lo, lo);
-    if (hi < (u8 ? 255 : 127))
-        cg_line(cg, ind, "const __m512i hi8 = _mm512_set1_epi8(%d); /* %d */",
-                u8 ? (int)(int8_t)(uint8_t)hi : hi, hi);
+    if (fq->sat && fq->kf)
+        fastk_byte_consts(cg, ind, strcmp(fq->yt, "uint8_t") == 0, atoi(fq->lo), atoi(fq->hi));
 }
 
 bool fastk_vnni_checked_begin(CGen *cg, int ind, const FastQuant *fq) {
