@@ -95,15 +95,14 @@ static void pw_pack_fn(CGen *cg, const PwConv *q) {
     cg_line(s, 0, "}");
 }
 
-/* The requantized int32 lanes of accumulator `acc` for channel expression `mc`. */
-static const char *pw_rq(CGen *cg, const PwConv *q, const FastQuant *fq, const char *acc) {
+/* The requantized int32 lanes of accumulator `acc` (constants rf, rx or kc/czp/clo/chi). */
+static const char *pw_rq(CGen *cg, const FastQuant *fq, const char *acc) {
     if (fq->f)
         return cg_fmt(cg, "qcc_v16_rqf_apply(%s, &rf, %s)", acc, fq->zy);
     if (!fq->kf)
         return cg_fmt(cg, "qcc_v16_rq_apply(%s, &rx, %s)", acc, fq->zy);
     if (fq->sat)
         return cg_fmt(cg, "qcc_v16_rqs_y(%s, kc, czp, &tie)", acc);
-    (void)q;
     return cg_fmt(cg, "qcc_v16_rqc_y(%s, kc, czp, clo, chi, &tie)", acc);
 }
 
@@ -111,7 +110,7 @@ static const char *pw_rq(CGen *cg, const PwConv *q, const FastQuant *fq, const c
 static void pw_put(CGen *cg, int ind, const PwConv *q, const FastQuant *fq, int i, int V) {
     const char *r[4];
     for (int v = 0; v < 4; v++) /* vectors past V hold no pixel of the block */
-        r[v] = v < V ? pw_rq(cg, q, fq, cg_fmt(cg, "a%d_%d", i, v)) : "_mm512_setzero_si512()";
+        r[v] = v < V ? pw_rq(cg, fq, cg_fmt(cg, "a%d_%d", i, v)) : "_mm512_setzero_si512()";
     const char *pk = q->yu ? "qcc_v64_pk_u8" : "qcc_v64_pk_s8";
     cg_line(cg, ind, "v = %s(%s, %s,", pk, r[0], r[1]);
     cg_line(cg, 0, "%*s%s, %s);", ind * 4 + (int)strlen(pk) + 5, "", r[2], r[3]);
@@ -120,6 +119,12 @@ static void pw_put(CGen *cg, int ind, const PwConv *q, const FastQuant *fq, int 
     if (fq->kf && fq->sat) /* the packs saturate to the type; lo and hi on the bytes */
         v = fastk_byte_clamp(cg, v, q->yu, lo, hi, true);
     cg_line(cg, ind, "_mm512_mask_storeu_epi8(y + %d * %lldL, mk, %s);", i, (long long)q->n, v);
+}
+
+/* rx: the exact Q31 form's constants for channel m + i (qcc_v16_rq_q31_1). */
+static void pw_exact_consts(CGen *cg, int ind, const FastQuant *fq, int i) {
+    cg_line(cg, ind, "const qcc_rq16 rx = qcc_v16_rq_q31_1(%s[m + %d], %s[m + %d], %s, %s, %s);",
+            fq->m0, i, fq->sh, i, fq->zy, fq->lo, fq->hi);
 }
 
 /* The name of the tile of R output channels and V vectors. */
@@ -163,49 +168,39 @@ static void pw_tile_fn(CGen *cg, const PwConv *q, int R, int V) {
     }
     cg_line(s, 1, "}");
     cg_line(s, 1, "__m512i v;");
-    if (fq->f) {
-        for (int i = 0; i < R; i++) {
+    int lo = atoi(fq->lo), hi = atoi(fq->hi);
+    if (fq->kf) {
+        cg_line(s, 1, "const __m512 czp = _mm512_set1_ps(%s.0f);", fq->zy);
+        if (!fq->sat)
+            cg_line(s, 1, "const __m512 clo = _mm512_set1_ps(%s.0f), chi = _mm512_set1_ps(%s.0f);",
+                    fq->lo, fq->hi);
+        if (fq->sat)
+            fastk_byte_consts(s, 1, q->yu, lo, hi);
+    }
+    FastQuant exact = *fq;
+    exact.kf = NULL;
+    for (int i = 0; i < R; i++) {
+        if (fq->f) {
             cg_line(s, 1, "{");
             cg_line(s, 2, "const qcc_rqf16 rf = {_mm512_setzero_si512(), _mm512_set1_ps(%s[m + "
                     "%d]), _mm512_set1_ps((float)(%s - %s)), _mm512_set1_ps((float)(%s - %s))};",
                     fq->f, i, fq->lo, fq->zy, fq->hi, fq->zy);
-            pw_put(s, 2, q, fq, i, V);
-            cg_line(s, 1, "}");
-        }
-        cg_line(s, 0, "}");
-        return;
-    }
-    if (!fq->kf) {
-        for (int i = 0; i < R; i++) {
+        } else if (!fq->kf) {
             cg_line(s, 1, "{");
-            cg_line(s, 2, "const qcc_rq16 rx = qcc_v16_rq_q31_1(%s[m + %d], %s[m + %d], %s, %s, "
-                    "%s);", fq->m0, i, fq->sh, i, fq->zy, fq->lo, fq->hi);
-            pw_put(s, 2, q, fq, i, V);
-            cg_line(s, 1, "}");
+            pw_exact_consts(s, 2, fq, i);
+        } else {
+            cg_line(s, 1, "{ /* channel m + %d: the checked float form, exactly again near a "
+                    "tie */", i);
+            cg_line(s, 2, "const __m512 kc = _mm512_set1_ps(%s[m + %d]);", fq->kf, i);
+            cg_line(s, 2, "__m512 tie = _mm512_setzero_ps();");
         }
-        cg_line(s, 0, "}");
-        return;
-    }
-    int lo = atoi(fq->lo), hi = atoi(fq->hi);
-    cg_line(s, 1, "const __m512 czp = _mm512_set1_ps(%s.0f);", fq->zy);
-    if (!fq->sat)
-        cg_line(s, 1, "const __m512 clo = _mm512_set1_ps(%s.0f), chi = _mm512_set1_ps(%s.0f);",
-                fq->lo, fq->hi);
-    if (fq->sat)
-        fastk_byte_consts(s, 1, q->yu, lo, hi);
-    FastQuant exact = *fq;
-    exact.kf = NULL;
-    for (int i = 0; i < R; i++) {
-        cg_line(s, 1, "{ /* channel m + %d: the checked float form, exactly again near a tie */",
-                i);
-        cg_line(s, 2, "const __m512 kc = _mm512_set1_ps(%s[m + %d]);", fq->kf, i);
-        cg_line(s, 2, "__m512 tie = _mm512_setzero_ps();");
         pw_put(s, 2, q, fq, i, V);
-        cg_line(s, 2, "if (QCC_UNLIKELY(qcc_v16_near(tie, %af))) {", (double)fq->near);
-        cg_line(s, 3, "const qcc_rq16 rx = qcc_v16_rq_q31_1(%s[m + %d], %s[m + %d], %s, %s, %s);",
-                fq->m0, i, fq->sh, i, fq->zy, fq->lo, fq->hi);
-        pw_put(s, 3, q, &exact, i, V);
-        cg_line(s, 2, "}");
+        if (fq->kf) {
+            cg_line(s, 2, "if (QCC_UNLIKELY(qcc_v16_near(tie, %af))) {", (double)fq->near);
+            pw_exact_consts(s, 3, fq, i);
+            pw_put(s, 3, q, &exact, i, V);
+            cg_line(s, 2, "}");
+        }
         cg_line(s, 1, "}");
     }
     cg_line(s, 0, "}");
