@@ -77,9 +77,9 @@ bool layout_planar_pointwise(const Graph *g, const Node *n) {
         return false;
     const Tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
     const ConvAttr *a = &n->a.conv;
-    if ((a->group > 1) || w->shape[2] != 1 || w->shape[3] != 1 || a->stride[0] != 1 ||
-        a->stride[1] != 1 || a->pad[0] || a->pad[1] || a->pad[2] || a->pad[3] ||
-        x->shape[1] > 512)
+    if (a->group > 1 || w->dtype != DT_INT8 || !w->data || w->shape[2] != 1 ||
+        w->shape[3] != 1 || a->stride[0] != 1 || a->stride[1] != 1 || a->pad[0] || a->pad[1] ||
+        a->pad[2] || a->pad[3] || x->shape[1] > 512)
         return false;
     for (int i = 0; i < w->q.n; i++)
         if (w->q.zero_point[i] != 0)

@@ -38,8 +38,8 @@ bool pass_memplan(Graph *g, const PassOptions *o, Diag *d);         /* memplan.c
  * output pixels, KW <= 4 taps per 32-bit lane, weights minus zero point within int8. */
 bool layout_planar_depthwise(const Graph *g, const Node *n);
 /* layout.c: whether CONV n is a pointwise conv the C backend's NCHW GEMM kernel takes
- * (codegen/c/qconv_pw.c): 1x1, stride 1, no padding, group 1, weights without zero point,
- * at most 512 input channels (its packed input block lives on the stack). */
+ * (codegen/c/qconv_pw.c): 1x1, stride 1, no padding, group 1, int8 weights without zero
+ * point, at most 512 input channels (its packed input block lives on the stack). */
 bool layout_planar_pointwise(const Graph *g, const Node *n);
 /* memplan.c: the graph-boundary conversions <name>_run performs around <name>_run_q (design
  * sec. 7), decided in this one place for memplan and codegen: qnode[k] (ninputs entries) is

@@ -46,12 +46,14 @@ def qconv_ref(x, zx, w, zw, b, m, zy, lo, hi, stride, pad, dil, group):
 
 
 def make(name, spec, rng):
-    dt, n, c, h, wd, co, k, stride, pad, dil, group = spec
+    dt, n, c, h, wd, co, k, stride, pad, dil, group = spec[:11]
+    wdt = spec[11] if len(spec) > 11 else np.int8  # weight type (uint8: zero point 0)
     info = np.iinfo(dt)
     x = rng.integers(info.min, info.max + 1, size=(n, c, h, wd)).astype(dt)
     zx = np.array(rng.integers(info.min // 2 + 1, info.max // 2), dt)
-    w = rng.integers(-127, 128, size=(co, c // group, k, k)).astype(np.int8)
-    zw = np.zeros(co, np.int8)
+    wlo = -127 if wdt == np.int8 else 0
+    w = rng.integers(wlo, wlo + 255, size=(co, c // group, k, k)).astype(wdt)
+    zw = np.zeros(co, wdt)
     sx = np.float32(2.0 ** -4)
     sw = (2.0 ** -rng.integers(4, 8, size=co)).astype(np.float32)
     sy = np.float32(2.0 ** 2)
@@ -126,12 +128,15 @@ def save(name, graph, x, y):
 
 # pointwise convs at a graph input: the C target's NCHW GEMM kernel (codegen/c/qconv_pw.c)
 # at its edges: a last block of 9 pixels (3 of its 4 vectors) or 6 (2), output channels
-# past a multiple of 4, input channels not a multiple of 4, int8 input, batch 2; NHWC on NEON.
+# past a multiple of 4, input channels not a multiple of 4, int8 input, batch 2, and uint8
+# weights, which it must decline; NHWC on NEON.
 # Their own generator state, so the cases above keep their bytes.
 POINTWISE = {
     'pw_c7_co13_u8': (np.uint8, 1, 7, 9, 1, 13, 1, 1, 0, 1, 1),
     'pw_c40_co6_s8': (np.int8, 2, 40, 10, 7, 6, 1, 1, 0, 1, 1),
     'pw_c20_co52_u8': (np.uint8, 1, 20, 8, 16, 52, 1, 1, 0, 1, 1),
+    # uint8 weights: not the NCHW kernel's (it reads int8), the generic loop's
+    'pw_c8_co6_u8w': (np.uint8, 1, 8, 4, 5, 6, 1, 1, 0, 1, 1, np.uint8),
 }
 
 
