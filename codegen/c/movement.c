@@ -239,12 +239,12 @@ static bool mv_transpose_blocked(CGen *cg, const Node *n, const int64_t *perm) {
     }
     if (R16 < R) {
         int64_t S64r = S / 64 * 64;
-        if (S64r)
+        if (S64r) {
             cg_line(cg, 2, "for (int s0 = 0; s0 < %lld; s0 += 64)", (long long)S64r);
-        if (S64r)
             cg_line(cg, 3, "qcc_tr16x64(xb + %lldL + s0, %lld, yb + s0 * %lldL + %lld, %lld);",
                     (long long)((R - 16) * S), (long long)S, (long long)R, (long long)(R - 16),
                     (long long)R);
+        }
         if (S64r < S16) {
             cg_line(cg, 2, "for (int s0 = %lld; s0 < %lld; s0 += 16)", (long long)S64r,
                     (long long)S16);

@@ -28,7 +28,7 @@ typedef struct PwConv {
     int rm;                   /* output channels per tile */
     bool s8;                  /* int8 input, read as x ^ 0x80 */
     bool yu;                  /* uint8 output */
-    const char *xt, *yt;      /* element types */
+    const char *yt;           /* output element type */
     FastQuant fq;             /* requant arrays (channels padded to 16) */
 } PwConv;
 
@@ -50,7 +50,8 @@ static void pw_tables(CGen *cg, const Node *n, PwConv *q) {
         c3p[m] = (int32_t)(c3 - (q->s8 ? 128 * wsum : 0));
     }
     sb_printf(cg->helpers, "/* node %d: pointwise weights, 4 input channels per word (VNNI) "
-              "or [%lld][%lld]; c3p = c3%s */\n", q->idx, (long long)q->m, (long long)q->k,
+              "or rows of %d bytes (%lld channels and zeros); c3p = c3%s */\n", q->idx, q->kp,
+              (long long)q->k,
               q->s8 ? " - 128*sum(w) (int8 input read as x+128)" : "");
     sb_puts(cg->helpers, "#if defined(QCC_FAST_VNNI)\n");
     cg_i32_array(cg, cg->helpers, cg_fmt(cg, "n%d_pww", q->idx), words, (int)(q->m * q->k4));
@@ -342,7 +343,6 @@ bool cg_qconv_pointwise_planar(CGen *cg, const Node *n) {
     q.rm = 4; /* 5 and 6 measured slower (conv1x1 256@14: 71 and 110 against 65 us) */
     q.s8 = x->dtype == DT_INT8;
     q.yu = y->dtype == DT_UINT8;
-    q.xt = dtype_ctype(x->dtype);
     q.yt = dtype_ctype(y->dtype);
     const Multiplier *mul = &n->q.mul[0];
     if (mul->n != 1 && mul->n != q.m)

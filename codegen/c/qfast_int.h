@@ -33,7 +33,10 @@ void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq
 /* The checked float form's tie threshold and saturating stores from a bound on the sums:
  * each output adds k products (u8 x s8, plus the weight zero point's terms) to its c3. */
 void fastk_bound(CGen *cg, const Node *n, int64_t k, FastQuant *fq);
-/* The checked form's tie threshold 0.5 - E where the sums convert exactly (fastk_bound). */
+/* The checked form's tie threshold 0.5 - E: in general (three roundings; the value the
+ * runtime's qcc_v16_tied computes, which tests/simd/requant_x86.c checks), and where the sums
+ * convert exactly (two; fastk_bound). */
+float fastk_near_general(int32_t lo, int32_t hi, int32_t zp);
 float fastk_near_exact(int32_t lo, int32_t hi, int32_t zp);
 /* Byte vector expression v clamped to [lo, hi] where that is narrower than the type's range
  * (what saturating packs leave): with the constants lo8/hi8 of fastk_byte_consts (named) or

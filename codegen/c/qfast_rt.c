@@ -179,15 +179,15 @@ static const char fast_rt_pack[] =
     "QCC_RT_INLINE __m512i qcc_v64_u8(__m512i a, __m512i b, __m512i c, __m512i d) {\n"
     "    return qcc_v64_order(qcc_v64_pk_u8(a, b, c, d));\n"
     "}\n"
+    "QCC_RT_INLINE __m512i qcc_v64_s8(__m512i a, __m512i b, __m512i c, __m512i d) {\n"
+    "    return qcc_v64_order(qcc_v64_pk_s8(a, b, c, d));\n"
+    "}\n"
     "/* the four 16-byte lanes of v to four places (pixels apart in a channels-last row) */\n"
     "QCC_RT_INLINE void qcc_v64_put4(void *p0, void *p1, void *p2, void *p3, __m512i v) {\n"
     "    _mm_storeu_si128((__m128i *)p0, _mm512_castsi512_si128(v));\n"
     "    _mm_storeu_si128((__m128i *)p1, _mm512_extracti32x4_epi32(v, 1));\n"
     "    _mm_storeu_si128((__m128i *)p2, _mm512_extracti32x4_epi32(v, 2));\n"
     "    _mm_storeu_si128((__m128i *)p3, _mm512_extracti32x4_epi32(v, 3));\n"
-    "}\n"
-    "QCC_RT_INLINE __m512i qcc_v64_s8(__m512i a, __m512i b, __m512i c, __m512i d) {\n"
-    "    return qcc_v64_order(qcc_v64_pk_s8(a, b, c, d));\n"
     "}\n"
     "/* qcc_v16_rq_q31 with one channel's multiplier in every lane and no bias */\n"
     "QCC_RT_INLINE qcc_rq16 qcc_v16_rq_q31_1(int32_t m0, int32_t sh, int32_t zp, int32_t lo,\n"
@@ -287,10 +287,7 @@ void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq
     cg_i32_array(cg, cg->helpers, fq->m0, m0, lanes);
     cg_i32_array(cg, cg->helpers, fq->sh, sh, lanes);
     if (cg->o->simd != CG_SIMD_NEON && emit_float_k(cg, n, fq)) {
-        /* qcc_v16_tied's threshold: three roundings (fastk_bound may tighten it) */
-        int32_t lo = n->q.act_min, hi = n->q.act_max, zp = cg_zp(y);
-        int32_t r = abs(lo) > abs(hi) ? abs(lo) : abs(hi);
-        fq->near = 0.5f - (float)(3 * r + 2 * abs(zp) + 4) * 0x1p-23f;
+        fq->near = fastk_near_general(n->q.act_min, n->q.act_max, cg_zp(y));
     }
 }
 
@@ -319,7 +316,12 @@ void fastk_bound(CGen *cg, const Node *n, int64_t k, FastQuant *fq) {
     }
     int32_t zp = cg_zp(cg_tout(cg, n, 0));
     fq->near = fastk_near_exact(n->q.act_min, n->q.act_max, zp);
-    fq->sat = acc * kmax * 1.001 + abs(zp) < 0x1p30;
+    fq->sat = acc * kmax * 1.001 + abs(zp) < 0x1p30; /* 1.001: k rounded to float */
+}
+
+float fastk_near_general(int32_t lo, int32_t hi, int32_t zp) {
+    int32_t r = abs(lo) > abs(hi) ? abs(lo) : abs(hi);
+    return 0.5f - (float)(3 * r + 2 * abs(zp) + 4) * 0x1p-23f;
 }
 
 float fastk_near_exact(int32_t lo, int32_t hi, int32_t zp) {
@@ -409,10 +411,8 @@ void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const n
         cg_line(cg, ind, "v = %s;", v);
         v = "v";
     }
-    static const char *const vt[] = {"", "__m512i", "__m256i", "", "__m128i"};
-    static const char *const sfx[] = {"", "512", "256", "", "128"};
-    static const char *const pfx[] = {"", "_mm512", "_mm256", "", "_mm"};
-    int len = 64 / runs;
+    int len = 64 / runs, bits = 8 * len; /* bytes and bits of a piece */
+    const char *pfx = bits == 128 ? "_mm" : cg_fmt(cg, "_mm%d", bits);
     for (int r = 0; r < runs; r++) {
         const char *part = runs == 1 ? v
                            : runs == 2 ? (r ? "_mm512_extracti64x4_epi64(v, 1)"
@@ -420,11 +420,11 @@ void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const n
                            : r ? cg_fmt(cg, "_mm512_extracti32x4_epi32(v, %d)", r)
                                : "_mm512_castsi512_si128(v)";
         if (valid >= len)
-            cg_line(cg, ind, "%s_storeu_si%s((%s *)(void *)(%s), %s);", pfx[runs], sfx[runs],
-                    vt[runs], dst[r], part);
+            cg_line(cg, ind, "%s_storeu_si%d((__m%di *)(void *)(%s), %s);", pfx, bits, bits,
+                    dst[r], part);
         else
-            cg_line(cg, ind, "%s_mask_storeu_epi8(%s, (__mmask%d)0x%llxULL, %s);", pfx[runs],
-                    dst[r], len, (unsigned long long)((1ULL << valid) - 1ULL), part);
+            cg_line(cg, ind, "%s_mask_storeu_epi8(%s, (__mmask%d)0x%llxULL, %s);", pfx, dst[r],
+                    len, (unsigned long long)((1ULL << valid) - 1ULL), part);
     }
 }
 
