@@ -45,7 +45,7 @@ def qconv_ref(x, zx, w, zw, b, m, zy, lo, hi, stride, pad, dil, group):
     return np.clip(y, lo, hi).astype(np.uint8)
 
 
-def make(name, spec, rng):
+def make(name, spec, rng, pool=False):
     dt, n, c, h, wd, co, k, stride, pad, dil, group = spec[:11]
     wdt = spec[11] if len(spec) > 11 else np.int8  # weight type (uint8: zero point 0)
     info = np.iinfo(dt)
@@ -75,7 +75,12 @@ def make(name, spec, rng):
                             kernel_shape=[k, k], strides=[stride, stride],
                             pads=[pad] * 4, dilations=[dil, dil], group=group)
     xdt = TensorProto.UINT8 if dt == np.uint8 else TensorProto.INT8
-    g = helper.make_graph([node], name, [helper.make_tensor_value_info('x', xdt, x.shape)],
+    nodes = [node]
+    if pool:  # a 1x1 MaxPool, the identity, whose channels-last output the conv then reads
+        node.input[0] = 'xp'
+        nodes.insert(0, helper.make_node('MaxPool', ['x'], ['xp'], name=name + '_pool',
+                                         kernel_shape=[1, 1]))
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info('x', xdt, x.shape)],
                           [helper.make_tensor_value_info('y', TensorProto.UINT8, y.shape)], inits)
     save(name, g, x, y)
 
@@ -140,6 +145,21 @@ POINTWISE = {
 }
 
 
+# convs whose row tiles run staged (codegen/c/qconv_fast.c, rtile_staged: at most 6 vpdpbusd
+# per output vector, every weight in registers): pointwise ones behind a 1x1 MaxPool (so they
+# read a channels-last tensor, not the graph input): 4 blocks of K = 16 at rows of 5 and 4
+# pixels; 2 blocks of K = 24, int8, batch 2; 2 blocks of K = 12 whose second is partial; and
+# the band mode's 1-block tiles: 3x3 on 1 input channel (12 pixels, then 1), 2 channels at
+# stride 2 with 8 output channels (a partial block, 8 pixels in two groups of 4).
+STAGED = {
+    'st_pw_c16_co64_u8': (np.uint8, 1, 16, 6, 7, 64, 1, 1, 0, 1, 1),
+    'st_pw_c24_co40_s8': (np.int8, 2, 24, 8, 5, 40, 1, 1, 0, 1, 1),
+    'st_pw_c12_co24_u8': (np.uint8, 1, 12, 6, 10, 24, 1, 1, 0, 1, 1),
+    'st_conv_c1_co16_pad_u8': (np.uint8, 1, 1, 9, 13, 16, 3, 1, 1, 1, 1),
+    'st_conv_c2_co8_s2_s8': (np.int8, 1, 2, 12, 15, 8, 3, 2, 1, 1, 1),
+}
+
+
 def main():
     rng = np.random.default_rng(20261124)
     for name, spec in CASES.items():
@@ -149,6 +169,9 @@ def main():
     rng = np.random.default_rng(20261125)
     for name, spec in POINTWISE.items():
         make(name, spec, rng)
+    rng = np.random.default_rng(20261126)
+    for name, spec in STAGED.items():
+        make(name, spec, rng, pool=spec[6] == 1)
 
 
 if __name__ == '__main__':

@@ -4,7 +4,8 @@
 # the portable C; here the same case is built three times with qcc test: -O3 -march=native
 # (AVX-512 VNNI paths on CPUs that have them), -O3 -march=native -mno-avx512f (the AVX2
 # paths) and -O3 -march=native -DQCC_NO_SIMD (portable C, the reference); with
-# QCC_SIMD_NOVNNI=1 also -O3 -march=native -mno-avx512vnni (AVX-512 without VNNI). Each build
+# QCC_SIMD_NOVNNI=1 also -O3 -march=native -mno-avx512vnni (AVX-512 without VNNI), with
+# QCC_SIMD_REDO=1 also -DQCC_TEST_EXACT_REDO (every tie-checked store redone exactly). Each build
 # must pass the bar given by the options (the golden outputs), and the raw outputs of the
 # SIMD builds must equal the portable build's byte for byte on every test_data_set.
 # Usage: run_simd.sh QCC CASE_DIR [qcc test options: --requant=, --model, --top1...]
@@ -33,6 +34,9 @@ status=0
 variants=("native:-O3 -march=native" "avx2:-O3 -march=native -mno-avx512f")
 # QCC_SIMD_NOVNNI=1: also AVX-512 without VNNI (Skylake-SP), the depthwise kernels' third path
 [ -n "${QCC_SIMD_NOVNNI:-}" ] && variants+=("novnni:-O3 -march=native -mno-avx512vnni")
+# QCC_SIMD_REDO=1: also with every checked float store written again by its exact form
+# (QCC_TEST_EXACT_REDO), the path the tiles near a rounding tie take (~1% of them)
+[ -n "${QCC_SIMD_REDO:-}" ] && variants+=("redo:-O3 -march=native -DQCC_TEST_EXACT_REDO")
 for variant in "${variants[@]}"; do
     name=${variant%%:*} flags=${variant#*:}
     mkdir "$tmp/$name"
