@@ -68,7 +68,9 @@ static const char *const ew_rt_text[] = {
     "#include <immintrin.h>\n"
     "#if defined(__GNUC__)\n"
     "#define QCC_CTZ(m) __builtin_ctz(m)\n"
+    "#define QCC_EW_RARE(c) __builtin_expect(!!(c), 0)\n"
     "#else\n"
+    "#define QCC_EW_RARE(c) (c)\n"
     "QCC_RT_INLINE int qcc_ctz(unsigned m) {\n"
     "    int l = 0;\n"
     "    for (; !(m & 1u); m >>= 1)\n"
@@ -464,11 +466,14 @@ static void ew_emit_consts(CGen *cg, const Node *n, const EwPlan *p, int lanes, 
 /* One SIMD path (lanes 16: AVX-512, 8: AVX2), four registers (a step) at a time, packed to
  * bytes with saturation (the clamp to the type; a fused activation's narrower clamp follows
  * on bytes). Float mode stores directly. Fixed mode works in chunks of up to 1024 elements:
- * pass 1 writes every lane's estimate into buf and lists the registers with lanes near a tie,
+ * pass 1 writes every lane's estimate into buf and lists the steps with lanes near a tie,
  * pass 2 recomputes those lanes with n<idx>_ew1, then buf goes to y. Why two passes: a branch
  * per register on the test mispredicted on ~7% of the registers of a real model, each time
  * after the estimate's whole latency; buf keeps the inputs intact until pass 2 when the
- * output is in place (y == x0). */
+ * output is in place (y == x0). The list takes a step only when one of its four masks is
+ * set (4.8% of the steps of mobilenet_tiny's Adds on its test digits): appending every
+ * register's mask made a serial chain through the list's length (mask to integer, compare,
+ * next index), 2.53 -> 2.22 us for a 16384-element Add. */
 static void ew_emit_simd(CGen *cg, const Node *n, const EwPlan *p, int lanes) {
     const Tensor *ty = cg_tout(cg, n, 0);
     const char *yn = cg_out(cg, n, 0), *T = dtype_ctype(ty->dtype);
@@ -499,34 +504,38 @@ static void ew_emit_simd(CGen *cg, const Node *n, const EwPlan *p, int lanes) {
         cg_line(cg, 1, "}");
         return;
     }
-    int groups = 1024 / lanes;
+    int groups = 1024 / step;
     cg_line(cg, 2, "while (i + %d <= %lld) {", step, p->count);
     cg_line(cg, 3, "const int len = %lld - i >= 1024 ? 1024 : (%lld - i) / %d * %d;", p->count,
             p->count, step, step);
     cg_line(cg, 3, "%s buf[1024];", T);
     cg_line(cg, 3, "int nf = 0, fl[%d];", groups);
-    cg_line(cg, 3, "unsigned fm[%d];", groups);
+    cg_line(cg, 3, "unsigned fm[%d][4];", groups);
     cg_line(cg, 3, "for (int g = 0; g < len; g += %d) {", step);
     cg_line(cg, 4, "%s r[4];", VI);
+    cg_line(cg, 4, "unsigned amb[4];");
     cg_line(cg, 4, "for (int q = 0; q < 4; q++) {");
-    cg_line(cg, 5, "unsigned amb;");
     cg_line(cg, 5, "const int j = i + g + %d * q;", lanes);
-    cg_line(cg, 5, "r[q] = qcc_ew%d_fix(%s, magic, kadd, tmask, radd, %d, &amb);", lanes,
+    cg_line(cg, 5, "r[q] = qcc_ew%d_fix(%s, magic, kadd, tmask, radd, %d, &amb[q]);", lanes,
             ew_vexpr(cg, n, p, lanes, "j"), p->kbits);
-    cg_line(cg, 5, "fl[nf] = g + %d * q;", lanes);
-    cg_line(cg, 5, "fm[nf] = amb;");
-    cg_line(cg, 5, "nf += amb != 0;");
     cg_line(cg, 4, "}");
     cg_line(cg, 4, "%s yb = qcc_ew%d_pack(r[0], r[1], r[2], r[3], %d);", VI, step, sgn);
     if (narrow)
         cg_line(cg, 4, "%s", clamp);
     cg_line(cg, 4, "%s(%s(buf + g), yb);", st, cast);
+    cg_line(cg, 4, "if (QCC_EW_RARE((amb[0] | amb[1] | amb[2] | amb[3]) != 0)) {");
+    cg_line(cg, 5, "fl[nf] = g;");
+    cg_line(cg, 5, "for (int q = 0; q < 4; q++)");
+    cg_line(cg, 6, "fm[nf][q] = amb[q];");
+    cg_line(cg, 5, "nf++;");
+    cg_line(cg, 4, "}");
     cg_line(cg, 3, "}");
     cg_line(cg, 3, "for (int f = 0; f < nf; f++) /* lanes near a tie: the scalar form */");
-    cg_line(cg, 4, "for (unsigned m = fm[f]; m; m &= m - 1) {");
-    cg_line(cg, 5, "const int l = fl[f] + QCC_CTZ(m);");
-    cg_line(cg, 5, "buf[l] = %s;", ew_scalar_call(cg, n, p, "i + l"));
-    cg_line(cg, 4, "}");
+    cg_line(cg, 4, "for (int q = 0; q < 4; q++)");
+    cg_line(cg, 5, "for (unsigned m = fm[f][q]; m; m &= m - 1) {");
+    cg_line(cg, 6, "const int l = fl[f] + %d * q + QCC_CTZ(m);", lanes);
+    cg_line(cg, 6, "buf[l] = %s;", ew_scalar_call(cg, n, p, "i + l"));
+    cg_line(cg, 5, "}");
     cg_line(cg, 3, "for (int g = 0; g < len; g += %d)", step);
     cg_line(cg, 4, "%s(%s(%s + i + g), %s(%s(buf + g)));", st, cast, yn, ld, ccast);
     cg_line(cg, 3, "i += len;");
