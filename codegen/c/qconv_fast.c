@@ -19,6 +19,7 @@
 #include "qfast_int.h"
 #include "qneon.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct ConvGeo {
@@ -37,6 +38,8 @@ typedef struct ConvGeo {
     const char *xt, *yt;        /* C element types of input and output */
     FastQuant fq;               /* requant arrays */
     int rows;                   /* x86 VNNI row mode (band_*): 0 off, 1 band copy, 2 direct */
+    bool pair;                  /* row tiles: the last block's 8 channels of two pixels in one
+                                 * vector (rtile_vnni_pair) */
     int rg;                     /* groups of 4 bytes over one kernel row's run of kw*c bytes */
     int bw;                     /* band columns: every input column an output row's taps read */
     int64_t brow;               /* bytes from one row to the next as the row tiles read them */
@@ -122,15 +125,21 @@ static void emit_tables(CGen *cg, const Node *n, ConvGeo *q) {
     for (int i = 0; i < taps * q->lanes; i++)
         tz[i] *= q->zxp;
     if (q->rows && cg->o->simd != CG_SIMD_NEON) {
-        /* row mode: [block][ky][run group][lane][4] over the run j = kx * c + ic, j < kw*c */
+        /* row mode: [block][ky][run group][lane][4] over the run j = kx * c + ic, j < kw*c;
+         * paired tiles: lanes 8-15 of the last block repeat lanes 0-7 */
         nv = (int64_t)q->blocks * q->kh * q->rg * 64;
         wv = arena_calloc(a, (size_t)nv, 1);
-        for (int oc = 0; oc < q->co; oc++)
+        for (int oc = 0; oc < q->co + (q->pair ? 8 : 0); oc++) {
+            int sc = oc < q->co ? oc : oc - 8; /* the channel whose weights lane oc holds */
             for (int ky = 0; ky < q->kh; ky++)
                 for (int j = 0; j < q->kw * q->c; j++)
                     wv[((((int64_t)(oc / 16) * q->kh + ky) * q->rg + j / 4) * 16 + oc % 16) * 4 +
-                       j % 4] = wd[((int64_t)oc * q->c + j % q->c) * taps + ky * q->kw + j / q->c];
+                       j % 4] = wd[((int64_t)sc * q->c + j % q->c) * taps + ky * q->kw + j / q->c];
+        }
     }
+    if (q->pair)
+        for (int l = q->co; l < q->co + 8; l++)
+            c3p[l] = c3p[l - 8];
     sb_printf(cg->helpers, "/* node %d: weights packed for the fast conv; c3p = c3%s */\n",
               q->idx, q->s8 ? " - 128*sum(w) (int8 input read as x+128)" : "");
     bool neon = cg->o->simd == CG_SIMD_NEON; /* NEON (qneon.c): SDOT needs weight sums */
@@ -693,7 +702,111 @@ static void rtile_vnni_staged(CGen *cg, const ConvGeo *q, int P, int B) {
     }
 }
 
+/* Paired row tile (q->pair: 24 or 8 output channels, B = 2 or 1 blocks, P even). The last
+ * block's vector h<i> holds its 8 channels for pixels 2i (lanes 0-7) and 2i + 1 (lanes 8-15):
+ * the weights, c3 and requant arrays repeat those 8 channels in the padding lanes, and the
+ * broadcast of its 4 input bytes is the two pixels' broadcasts blended. Where a half-empty
+ * block took a vpdpbusd per pixel, it takes one per pair (a quarter of the 24-channel
+ * layers' vpdpbusd and requant), at the cost of a vpblendmd. */
+static void pair_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq, int P, int B,
+                        const char *bias) {
+    const char *names[4], *rq[4], *accs[4], *dst[4];
+    bool u8 = strcmp(fq->yt, "uint8_t") == 0;
+    cg_line(cg, ind, "{");
+    for (int b = 0; b < B; b++) {
+        names[b] = cg_fmt(cg, "rq%d", b);
+        fastk_vnni_prep(cg, ind + 1, fq, names[b], bias, cg_fmt(cg, "(ob + %d) * 16", b), true);
+    }
+    if (B == 2 || P / 2 >= 4)
+        fastk_vnni_put4_begin(cg, ind + 1, fq);
+    if (B == 2) { /* per pair: 48 bytes, pixel 2i's 16 + 8 channels, then pixel 2i + 1's */
+        for (int i = 0; i < P / 2; i++) {
+            const char *h = cg_fmt(cg, "h%d", i);
+            rq[0] = names[0], accs[0] = cg_fmt(cg, "a%d_0", 2 * i);
+            rq[1] = names[1], accs[1] = h;
+            rq[2] = names[0], accs[2] = cg_fmt(cg, "a%d_0", 2 * i + 1);
+            rq[3] = names[1], accs[3] = h;
+            cg_line(cg, ind + 1, "v = qcc_v64_pk_%s(%s, %s,", u8 ? "u8" : "s8",
+                    fastk_vnni_requant(cg, fq, rq[0], accs[0]),
+                    fastk_vnni_requant(cg, fq, rq[1], accs[1]));
+            cg_line(cg, ind + 1, "                %s, %s);",
+                    fastk_vnni_requant(cg, fq, rq[2], accs[2]),
+                    fastk_vnni_requant(cg, fq, rq[3], accs[3]));
+            /* the packs' dword 4L + j is lanes 4L..4L+3 of vector j: A, h's low half, A', h's high */
+            cg_line(cg, ind + 1, "v = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, "
+                    "5, 2, 6, 10, 14, 9, 13, 3, 7, 11, 15), v);");
+            const char *v = "v";
+            if (fq->sat && fq->kf)
+                v = fastk_byte_clamp(cg, v, u8, atoi(fq->lo), atoi(fq->hi), true);
+            cg_line(cg, ind + 1, "_mm512_mask_storeu_epi8(y + %d, (__mmask64)0xffffffffffffULL, "
+                    "%s);", 2 * i * q->co, v);
+        }
+    } else { /* B = 1, 8 channels: four pairs are 64 contiguous bytes */
+        int i = 0;
+        for (; i + 4 <= P / 2; i += 4) {
+            for (int j = 0; j < 4; j++)
+                rq[j] = names[0], accs[j] = cg_fmt(cg, "h%d", i + j);
+            dst[0] = cg_fmt(cg, "y + %d", 2 * i * q->co);
+            fastk_vnni_put4(cg, ind + 1, fq, rq, accs, dst, 1, 64);
+        }
+        for (; i < P / 2; i++)
+            fastk_vnni_put(cg, ind + 1, fq, names[0], cg_fmt(cg, "h%d", i),
+                           cg_fmt(cg, "y + %d", 2 * i * q->co), 16);
+    }
+    cg_line(cg, ind, "}");
+}
+
+static void rtile_vnni_pair(CGen *cg, const ConvGeo *q, int P, int B) {
+    int64_t bstride = (int64_t)q->kh * q->rg * 64;
+    bool xr = q->rows == 2 && q->s8;
+    const char *xor80 = xr ? "_mm512_xor_si512(" : "";
+    const char *xor80e = xr ? ", _mm512_set1_epi32(-2139062144))" : ""; /* 0x80808080 */
+    const char *bias = cg_fmt(cg, "n%d_c3p", q->idx); /* the sums start at it */
+    QCC_ASSERT(P % 2 == 0 && (B == 1 || B == 2));
+    for (int p = 0; B == 2 && p < P; p++)
+        cg_line(cg, 1, "__m512i a%d_0 = _mm512_loadu_si512(%s);", p, bias);
+    for (int i = 0; i < P / 2; i++)
+        cg_line(cg, 1, "__m512i h%d = _mm512_loadu_si512(%s + %d);", i, bias, (B - 1) * 16);
+    cg_line(cg, 1, "for (int ky = 0; ky < %d; ky++) {", q->kh);
+    cg_line(cg, 2, "const uint8_t *xt = xr + ky * %lld;", (long long)q->brow);
+    cg_line(cg, 2, "const int8_t *wt = n%d_wv + ky * %d;", q->idx, q->rg * 64);
+    cg_line(cg, 2, "for (int g = 0; g < %d; g++) {", q->rg);
+    for (int b = 0; b < B; b++) {
+        cg_line(cg, 3, "__m512i w%d = _mm512_loadu_si512(wt + g * 64 + %lld);", b,
+                (long long)(b * bstride));
+        cg_line(cg, 3, "QCC_PIN(w%d);", b);
+    }
+    cg_line(cg, 3, "__m512i u0, u1;");
+    for (int p = 0; p < P; p++) {
+        StrBuf l;
+        sb_init(&l);
+        sb_printf(&l, "u%d = %sqcc_v16_bcast4(xt + %lld + 4 * g)%s;", p % 2, xor80,
+                  (long long)p * q->sw * q->c, xor80e);
+        if (B == 2)
+            sb_printf(&l, " QCC_DPBUSD(a%d_0, u%d, w0);", p, p % 2);
+        if (p % 2)
+            sb_printf(&l, " QCC_DPBUSD(h%d, _mm512_mask_blend_epi32((__mmask16)0xff00, u0, u1), "
+                      "w%d);", p / 2, B - 1);
+        cg_line(cg, 3, "%s", l.data);
+        sb_free(&l);
+    }
+    cg_line(cg, 2, "}");
+    cg_line(cg, 1, "}");
+    bool checked = fastk_vnni_checked_begin(cg, 1, &q->fq);
+    pair_stores(cg, 1, q, &q->fq, P, B, bias);
+    if (checked) {
+        FastQuant exact;
+        fastk_vnni_checked_redo(cg, 1, &q->fq, &exact);
+        pair_stores(cg, 2, q, &exact, P, B, bias);
+        cg_line(cg, 1, "}");
+    }
+}
+
 static void rtile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
+    if (q->pair) {
+        rtile_vnni_pair(cg, q, P, B);
+        return;
+    }
     if (rtile_staged(q, P, B)) {
         rtile_vnni_staged(cg, q, P, B);
         return;
@@ -809,10 +922,19 @@ static void row_split(int ow, int pm, int n[2], int p[2]) {
         n[0] = t - d, p[1] = pm - 1, n[1] = d;
 }
 
+/* row_split for q's tiles: paired tiles need an even number of pixels (ow and pm are). */
+static void row_split_q(const ConvGeo *q, int pm, int n[2], int p[2]) {
+    if (!q->pair) {
+        row_split(q->ow, pm, n, p);
+        return;
+    }
+    p[0] = pm, n[0] = q->ow / pm, p[1] = q->ow % pm, n[1] = p[1] > 0;
+}
+
 /* The row tiles row_split uses (main and tail channel blocks). */
 static void emit_rtiles(CGen *cg, const ConvGeo *q, int pm) {
     int n[2], p[2];
-    row_split(q->ow, pm, n, p);
+    row_split_q(q, pm, n, p);
     for (int i = 0; i < 2; i++)
         if (n[i] > 0) {
             emit_rtile(cg, q, p[i], q->bmain);
@@ -877,7 +999,7 @@ static void emit_band_fill(CGen *cg, const ConvGeo *q, int nrows) {
 /* The node body of row mode: band fill (mode 1), then the tiles of row_split. */
 static void emit_rbody(CGen *cg, const ConvGeo *q, int pm) {
     int n[2], p[2];
-    row_split(q->ow, pm, n, p);
+    row_split_q(q, pm, n, p);
     int m = q->rows == 1 ? band_group(q) : 1, nrows = (m - 1) * q->sh + q->kh;
     int ti = 3; /* indent of the per-output-row code */
     if (q->rows == 1) {
@@ -1088,6 +1210,8 @@ bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
         pm = sb == 4 ? 5 : sb == 2 ? 10 : 12;
     }
     q.btail = q.blocks % q.bmain;
+    /* 24 or 8 output channels: their last block would be half padding in every vector */
+    q.pair = q.rows && !sb && !q.zw && q.co % 16 == 8 && q.blocks <= 2 && q.ow % 2 == 0;
     int nmain = (q.xr - q.xl) / pm, rem = (q.xr - q.xl) % pm;
 
     if (q.zw && !q.rows)
@@ -1098,7 +1222,7 @@ bool cg_qconv_dense_nhwc(CGen *cg, const Node *n) {
     }
 
     fastk_runtime(cg);
-    fastk_quant(cg, n, q.lanes, q.co, &q.fq);
+    fastk_quant(cg, n, q.lanes, q.co, q.pair, &q.fq);
     fastk_bound(cg, n, (int64_t)q.kh * q.kw * q.c, &q.fq);
     if (q.zw) { /* row mode for every build: the rtiles have a portable body too */
         emit_ztables(cg, n, &q);

@@ -348,7 +348,7 @@ bool cg_qconv_pointwise_planar(CGen *cg, const Node *n) {
     if (mul->n != 1 && mul->n != q.m)
         return false;
     fastk_runtime(cg);
-    fastk_quant(cg, n, (int)((q.m + 15) / 16 * 16), (int)q.m, &q.fq);
+    fastk_quant(cg, n, (int)((q.m + 15) / 16 * 16), (int)q.m, false, &q.fq);
     fastk_bound(cg, n, q.k, &q.fq);
     if (!q.fq.f)
         fastk_port_rq(cg);

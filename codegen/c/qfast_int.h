@@ -28,8 +28,10 @@ void fastk_runtime(CGen *cg);
 void fastk_packed(CGen *cg, int idx, const char *what, const int8_t *simd, int64_t nsimd,
                   const int8_t *port, int64_t nport);
 /* Emit the padded arrays of node n's multiplier 0: n<idx>_fm0/_fsh (Q31 mode; plus n<idx>_fk
- * for the checked float form on x86) or n<idx>_ff (float mode). */
-void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq);
+ * for the checked float form on x86) or n<idx>_ff (float mode). mirror (channels = 16k + 8):
+ * the 8 padding lanes repeat the last 8 channels, for paired row tiles. */
+void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, bool mirror,
+                 FastQuant *fq);
 /* The checked float form's tie threshold and saturating stores from a bound on the sums:
  * each output adds k products (u8 x s8, plus the weight zero point's terms) to its c3. */
 void fastk_bound(CGen *cg, const Node *n, int64_t k, FastQuant *fq);
@@ -64,6 +66,9 @@ void fastk_vnni_put(CGen *cg, int ind, const FastQuant *fq, const char *name, co
  * the first `valid` bytes are written. */
 void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const names[4],
                      const char *const accs[4], const char *const *dst, int runs, int valid);
+/* The requantized int32 lanes of accumulator `acc` with the constants `name`, before
+ * narrowing: the expression fastk_vnni_put4 packs. */
+const char *fastk_vnni_requant(CGen *cg, const FastQuant *fq, const char *name, const char *acc);
 /* The declarations fastk_vnni_put4 uses, once per block before the puts. */
 void fastk_vnni_put4_begin(CGen *cg, int ind, const FastQuant *fq);
 /* Requantize+store 16 lanes of accumulator expression `acc` (an __m512i) plus bias vector at

@@ -236,11 +236,11 @@ bool fastk_checked_k(double k) {
 /* n<idx>_fk, the checked float form's k = m0 * 2^(shift-31) per channel as floats (0 in the
  * padding lanes, whose y is then zp). False, and nothing written, if some k fails
  * fastk_checked_k. */
-static bool emit_float_k(CGen *cg, const Node *n, FastQuant *fq) {
+static bool emit_float_k(CGen *cg, const Node *n, FastQuant *fq, int mirror) {
     const Multiplier *m = &n->q.mul[0];
     float *k = arena_calloc(cg->g->arena, (size_t)fq->lanes, sizeof(float));
-    for (int c = 0; c < fq->channels; c++) {
-        int mi = m->n == 1 ? 0 : c;
+    for (int c = 0; c < fq->channels + (mirror ? 8 : 0); c++) {
+        int mi = m->n == 1 ? 0 : c < fq->channels ? c : c - 8;
         double kd = ldexp((double)m->m0[mi], m->shift[mi] - 31);
         if (!fastk_checked_k(kd))
             return false;
@@ -258,10 +258,14 @@ static bool emit_float_k(CGen *cg, const Node *n, FastQuant *fq) {
     return true;
 }
 
-void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq) {
+void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, bool mirror,
+                 FastQuant *fq) {
     const Multiplier *m = &n->q.mul[0];
     int idx = (int)(n - cg->g->nodes);
     QCC_ASSERT(m->n == 1 || m->n == channels);
+    QCC_ASSERT(!mirror || (channels % 16 == 8 && channels + 8 == lanes));
+    /* lane c holds channel c; with mirror, lanes past the channels repeat the 8 before */
+    int used = channels + (mirror ? 8 : 0);
     memset(fq, 0, sizeof *fq);
     fq->lanes = lanes;
     fq->channels = channels;
@@ -275,7 +279,8 @@ void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq
         sb_printf(cg->helpers, "static const float %s[%d] QCC_ALIGN = {", fq->f, lanes);
         for (int c = 0; c < lanes; c++) {
             sb_puts(cg->helpers, c % 8 == 0 ? "\n    " : " ");
-            sb_float(cg->helpers, c < channels ? m->f[m->n == 1 ? 0 : c] : 0.0f);
+            sb_float(cg->helpers, c < used ? m->f[m->n == 1 ? 0 : c < channels ? c : c - 8]
+                                           : 0.0f);
             sb_puts(cg->helpers, c + 1 < lanes ? "," : "");
         }
         sb_puts(cg->helpers, "\n};\n");
@@ -284,15 +289,16 @@ void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, FastQuant *fq
     /* the Q31 arrays serve the portable path, NEON, and the exact redo of the VNNI tiles */
     int32_t *m0 = arena_calloc(cg->g->arena, (size_t)lanes, sizeof(int32_t));
     int32_t *sh = arena_calloc(cg->g->arena, (size_t)lanes, sizeof(int32_t));
-    for (int c = 0; c < channels; c++) {
-        m0[c] = m->m0[m->n == 1 ? 0 : c];
-        sh[c] = m->shift[m->n == 1 ? 0 : c];
+    for (int c = 0; c < used; c++) {
+        int mi = m->n == 1 ? 0 : c < channels ? c : c - 8;
+        m0[c] = m->m0[mi];
+        sh[c] = m->shift[mi];
     }
     fq->m0 = cg_fmt(cg, "n%d_fm0", idx);
     fq->sh = cg_fmt(cg, "n%d_fsh", idx);
     cg_i32_array(cg, cg->helpers, fq->m0, m0, lanes);
     cg_i32_array(cg, cg->helpers, fq->sh, sh, lanes);
-    if (cg->o->simd != CG_SIMD_NEON && emit_float_k(cg, n, fq)) {
+    if (cg->o->simd != CG_SIMD_NEON && emit_float_k(cg, n, fq, mirror)) {
         fq->near = fastk_near_general(n->q.act_min, n->q.act_max, cg_zp(y));
     }
 }
@@ -389,8 +395,7 @@ void fastk_vnni_put(CGen *cg, int ind, const FastQuant *fq, const char *name, co
                 (1u << valid) - 1u, r);
 }
 
-/* The requantized int32 lanes of accumulator `acc` with the constants `name` (no narrowing). */
-static const char *vnni_requant(CGen *cg, const FastQuant *fq, const char *name, const char *acc) {
+const char *fastk_vnni_requant(CGen *cg, const FastQuant *fq, const char *name, const char *acc) {
     if (fq->kf)
         return cg_fmt(cg, "qcc_v16_%s_apply(%s, &%s, &tie)", fq->sat ? "rqs" : "rqc", acc, name);
     return cg_fmt(cg, "%s(%s, &%s, %s)", fq->f ? "qcc_v16_rqf_apply" : "qcc_v16_rq_apply", acc,
@@ -401,10 +406,10 @@ void fastk_vnni_put4(CGen *cg, int ind, const FastQuant *fq, const char *const n
                      const char *const accs[4], const char *const *dst, int runs, int valid) {
     const char *pack = strcmp(fq->yt, "uint8_t") == 0 ? "qcc_v64_u8" : "qcc_v64_s8";
     int col = ind * 4 + (int)strlen("v = ") + (int)strlen(pack) + 1;
-    cg_line(cg, ind, "v = %s(%s, %s,", pack, vnni_requant(cg, fq, names[0], accs[0]),
-            vnni_requant(cg, fq, names[1], accs[1]));
-    cg_line(cg, 0, "%*s%s, %s);", col, "", vnni_requant(cg, fq, names[2], accs[2]),
-            vnni_requant(cg, fq, names[3], accs[3]));
+    cg_line(cg, ind, "v = %s(%s, %s,", pack, fastk_vnni_requant(cg, fq, names[0], accs[0]),
+            fastk_vnni_requant(cg, fq, names[1], accs[1]));
+    cg_line(cg, 0, "%*s%s, %s);", col, "", fastk_vnni_requant(cg, fq, names[2], accs[2]),
+            fastk_vnni_requant(cg, fq, names[3], accs[3]));
     const char *v = "v";
     if (fq->sat && fq->kf) /* the packs saturate to the type; lo and hi on the bytes */
         v = fastk_byte_clamp(cg, v, strcmp(fq->yt, "uint8_t") == 0, atoi(fq->lo), atoi(fq->hi),

@@ -157,7 +157,7 @@ bool cg_qgemm_fast(CGen *cg, const Node *n) {
     q.at = dtype_ctype(ta->dtype), q.yt = dtype_ctype(ty->dtype);
 
     fastk_runtime(cg);
-    fastk_quant(cg, n, q.lanes, q.n, &q.fq);
+    fastk_quant(cg, n, q.lanes, q.n, false, &q.fq);
     emit_tables(cg, n, &q, trans_b);
     cg_line(cg, 1, "/* row-by-row GEMV over packed B (%d x %d), requant fused */", q.k, q.n);
     cg_line(cg, 1, "for (int row = 0; row < %d; row++) {", q.m);

@@ -181,7 +181,7 @@ void neon_dw_pixel(CGen *cg, const Node *n, int ind, int idx, int taps, int64_t 
         return;
     FastQuant fq; /* arrays only the NEON loop reads: guarded, or other builds warn */
     sb_puts(cg->helpers, "#if defined(QCC_NEON)\n");
-    fastk_quant(cg, n, (int)((channels + 15) / 16 * 16), (int)channels, &fq);
+    fastk_quant(cg, n, (int)((channels + 15) / 16 * 16), (int)channels, false, &fq);
     sb_puts(cg->helpers, "#endif\n");
     long long C = (long long)channels;
     const char *ld = s8 ? "vld1q_s8" : "vld1q_u8";

@@ -160,6 +160,19 @@ STAGED = {
 }
 
 
+# 24 or 8 output channels in row mode where the tiles are not staged: the last block's 8
+# channels of two pixels share a vector (rtile_vnni_pair). Pointwise ones behind a 1x1
+# MaxPool: K = 32 to 24 channels, int8, batch 2 (tiles of 10 pixels, then 2); K = 40 to 8
+# (5 pairs: a packed store of 4, then one). Padded 3x3 in band mode: 4 to 24 channels; 5 to
+# 8 at stride 2, int8.
+PAIRED = {
+    'pr_pw_c32_co24_s8': (np.int8, 2, 32, 6, 7, 24, 1, 1, 0, 1, 1),
+    'pr_pw_c40_co8_u8': (np.uint8, 1, 40, 5, 8, 8, 1, 1, 0, 1, 1),
+    'pr_conv_c4_co24_pad_u8': (np.uint8, 1, 4, 7, 10, 24, 3, 1, 1, 1, 1),
+    'pr_conv_c5_co8_s2_s8': (np.int8, 1, 5, 11, 12, 8, 3, 2, 1, 1, 1),
+}
+
+
 def main():
     rng = np.random.default_rng(20261124)
     for name, spec in CASES.items():
@@ -171,6 +184,9 @@ def main():
         make(name, spec, rng)
     rng = np.random.default_rng(20261126)
     for name, spec in STAGED.items():
+        make(name, spec, rng, pool=spec[6] == 1)
+    rng = np.random.default_rng(20261127)
+    for name, spec in PAIRED.items():
         make(name, spec, rng, pool=spec[6] == 1)
 
 
