@@ -613,6 +613,28 @@ static const char *rtile_name(CGen *cg, const ConvGeo *q, int p, int b) {
     return cg_fmt(cg, "n%d_rtile_%dx%d", q->idx, p, b);
 }
 
+/* Row tiles reading the input in place (mode 2) read int8 as uint8: x ^ 0x80 (= x + 128). */
+static void rtile_xor(const ConvGeo *q, const char **pre, const char **post) {
+    bool xr = q->rows == 2 && q->s8;
+    *pre = xr ? "_mm512_xor_si512(" : "";
+    *post = xr ? ", _mm512_set1_epi32(-2139062144))" : ""; /* 0x80808080 */
+}
+
+/* Opens a row tile's sum loops: per kernel row ky (input row xt) and group g of 4 bytes of
+ * its run, the weight vectors w0..w<B-1> of blocks ob.. in registers. */
+static void rtile_loops_open(CGen *cg, const ConvGeo *q, int B) {
+    int64_t bstride = (int64_t)q->kh * q->rg * 64;
+    cg_line(cg, 1, "for (int ky = 0; ky < %d; ky++) {", q->kh);
+    cg_line(cg, 2, "const uint8_t *xt = xr + ky * %lld;", (long long)q->brow);
+    cg_line(cg, 2, "const int8_t *wt = n%d_wv + (ob * %d + ky) * %d;", q->idx, q->kh, q->rg * 64);
+    cg_line(cg, 2, "for (int g = 0; g < %d; g++) {", q->rg);
+    for (int b = 0; b < B; b++) {
+        cg_line(cg, 3, "__m512i w%d = _mm512_loadu_si512(wt + g * 64 + %lld);", b,
+                (long long)(b * bstride));
+        cg_line(cg, 3, "QCC_PIN(w%d);", b);
+    }
+}
+
 /* A row tile whose weights all fit in registers (a 1x1 conv with K <= 64 / B, or a small
  * kh x kw*c window) may run pixel by pixel: it needs no weight reload per pixel. Then the
  * stores of one group of pixels (a packed 64-byte store: 4/B pixels) go between the sums of
@@ -643,9 +665,8 @@ static int staged_blocks(const ConvGeo *q) {
 /* The sums of pixel p of a staged row tile, from the weights w<ky * rg + g>_<b>. */
 static void staged_sums(CGen *cg, int ind, const ConvGeo *q, int p, int B, const char *bias,
                         bool declare) {
-    bool xr = q->rows == 2 && q->s8;
-    const char *xor80 = xr ? "_mm512_xor_si512(" : "";
-    const char *xor80e = xr ? ", _mm512_set1_epi32(-2139062144))" : ""; /* 0x80808080 */
+    const char *xor80, *xor80e;
+    rtile_xor(q, &xor80, &xor80e);
     for (int b = 0; b < B; b++)
         cg_line(cg, ind, "%sa%d_%d = _mm512_loadu_si512(%s + (ob + %d) * 16);",
                 declare ? "__m512i " : "", p, b, bias, b);
@@ -757,25 +778,15 @@ static void pair_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
 }
 
 static void rtile_vnni_pair(CGen *cg, const ConvGeo *q, int P, int B) {
-    int64_t bstride = (int64_t)q->kh * q->rg * 64;
-    bool xr = q->rows == 2 && q->s8;
-    const char *xor80 = xr ? "_mm512_xor_si512(" : "";
-    const char *xor80e = xr ? ", _mm512_set1_epi32(-2139062144))" : ""; /* 0x80808080 */
+    const char *xor80, *xor80e;
+    rtile_xor(q, &xor80, &xor80e);
     const char *bias = cg_fmt(cg, "n%d_c3p", q->idx); /* the sums start at it */
     QCC_ASSERT(P % 2 == 0 && (B == 1 || B == 2));
     for (int p = 0; B == 2 && p < P; p++)
         cg_line(cg, 1, "__m512i a%d_0 = _mm512_loadu_si512(%s);", p, bias);
     for (int i = 0; i < P / 2; i++)
         cg_line(cg, 1, "__m512i h%d = _mm512_loadu_si512(%s + %d);", i, bias, (B - 1) * 16);
-    cg_line(cg, 1, "for (int ky = 0; ky < %d; ky++) {", q->kh);
-    cg_line(cg, 2, "const uint8_t *xt = xr + ky * %lld;", (long long)q->brow);
-    cg_line(cg, 2, "const int8_t *wt = n%d_wv + ky * %d;", q->idx, q->rg * 64);
-    cg_line(cg, 2, "for (int g = 0; g < %d; g++) {", q->rg);
-    for (int b = 0; b < B; b++) {
-        cg_line(cg, 3, "__m512i w%d = _mm512_loadu_si512(wt + g * 64 + %lld);", b,
-                (long long)(b * bstride));
-        cg_line(cg, 3, "QCC_PIN(w%d);", b);
-    }
+    rtile_loops_open(cg, q, B);
     cg_line(cg, 3, "__m512i u0, u1;");
     for (int p = 0; p < P; p++) {
         StrBuf l;
@@ -811,10 +822,8 @@ static void rtile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
         rtile_vnni_staged(cg, q, P, B);
         return;
     }
-    int64_t bstride = (int64_t)q->kh * q->rg * 64;
-    bool xr = q->rows == 2 && q->s8; /* direct int8 reads still need the +128 */
-    const char *xor80 = xr ? "_mm512_xor_si512(" : "";
-    const char *xor80e = xr ? ", _mm512_set1_epi32(-2139062144))" : ""; /* 0x80808080 */
+    const char *xor80, *xor80e;
+    rtile_xor(q, &xor80, &xor80e);
     const char *bias = cg_fmt(cg, "n%d_c3p", q->idx); /* the sums start at it */
     for (int p = 0; p < P; p++)
         for (int b = 0; b < B; b++)
@@ -823,15 +832,7 @@ static void rtile_vnni(CGen *cg, const ConvGeo *q, int P, int B) {
     if (q->zw) /* per pixel: the window's sum of u in every lane */
         for (int p = 0; p < P; p++)
             cg_line(cg, 1, "__m512i s%d = _mm512_setzero_si512();", p);
-    cg_line(cg, 1, "for (int ky = 0; ky < %d; ky++) {", q->kh);
-    cg_line(cg, 2, "const uint8_t *xt = xr + ky * %lld;", (long long)q->brow);
-    cg_line(cg, 2, "const int8_t *wt = n%d_wv + (ob * %d + ky) * %d;", q->idx, q->kh, q->rg * 64);
-    cg_line(cg, 2, "for (int g = 0; g < %d; g++) {", q->rg);
-    for (int b = 0; b < B; b++) {
-        cg_line(cg, 3, "__m512i w%d = _mm512_loadu_si512(wt + g * 64 + %lld);", b,
-                (long long)(b * bstride));
-        cg_line(cg, 3, "QCC_PIN(w%d);", b);
-    }
+    rtile_loops_open(cg, q, B);
     cg_line(cg, 3, "__m512i u;");
     if (q->zw)
         cg_line(cg, 3, "const __m512i ones = _mm512_set1_epi32(n%d_ones[g]);", q->idx);
