@@ -635,8 +635,8 @@ static void rtile_loops_open(CGen *cg, const ConvGeo *q, int B) {
     }
 }
 
-/* A row tile whose weights all fit in registers (a 1x1 conv with K <= 64 / B, or a small
- * kh x kw*c window) may run pixel by pixel: it needs no weight reload per pixel. Then the
+/* A row tile whose weights all fit in 16 registers (kh * rg * B <= 16: a 1x1 conv with K <=
+ * 64 / B, or a small kh x kw*c window) may run pixel by pixel without reloading them. Then the
  * stores of one group of pixels (a packed 64-byte store: 4/B pixels) go between the sums of
  * the next group and the group after, so the requant of one group and the vpdpbusd of the
  * next are side by side in the instruction stream. With small K the requant is as long as
@@ -663,13 +663,12 @@ static int staged_blocks(const ConvGeo *q) {
 }
 
 /* The sums of pixel p of a staged row tile, from the weights w<ky * rg + g>_<b>. */
-static void staged_sums(CGen *cg, int ind, const ConvGeo *q, int p, int B, const char *bias,
-                        bool declare) {
+static void staged_sums(CGen *cg, int ind, const ConvGeo *q, int p, int B, const char *bias) {
     const char *xor80, *xor80e;
     rtile_xor(q, &xor80, &xor80e);
     for (int b = 0; b < B; b++)
-        cg_line(cg, ind, "%sa%d_%d = _mm512_loadu_si512(%s + (ob + %d) * 16);",
-                declare ? "__m512i " : "", p, b, bias, b);
+        cg_line(cg, ind, "__m512i a%d_%d = _mm512_loadu_si512(%s + (ob + %d) * 16);", p, b,
+                bias, b);
     for (int ky = 0; ky < q->kh; ky++)
         for (int g = 0; g < q->rg; g++) {
             StrBuf l;
@@ -703,7 +702,7 @@ static void rtile_vnni_staged(CGen *cg, const ConvGeo *q, int P, int B) {
     vnni_put_begin(cg, 2, q, &q->fq, B, bias, names);
     for (int p0 = 0; p0 <= P; p0 += S) {
         for (int p = p0; p < P && p < p0 + S; p++)
-            staged_sums(cg, 2, q, p, B, bias, true);
+            staged_sums(cg, 2, q, p, B, bias);
         if (p0 > 0)
             vnni_put_group(cg, 2, q, &q->fq, B, names, p0 - S, false);
     }
@@ -715,7 +714,7 @@ static void rtile_vnni_staged(CGen *cg, const ConvGeo *q, int P, int B) {
         for (int p0 = 0; p0 < P; p0 += S) {
             cg_line(cg, 2, "{");
             for (int p = p0; p < p0 + S; p++)
-                staged_sums(cg, 3, q, p, B, bias, true);
+                staged_sums(cg, 3, q, p, B, bias);
             vnni_put_group(cg, 3, q, &exact, B, names, p0, false);
             cg_line(cg, 2, "}");
         }
@@ -753,7 +752,8 @@ static void pair_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
             cg_line(cg, ind + 1, "                %s, %s);",
                     fastk_vnni_requant(cg, fq, rq[2], accs[2]),
                     fastk_vnni_requant(cg, fq, rq[3], accs[3]));
-            /* the packs' dword 4L + j is lanes 4L..4L+3 of vector j: A, h's low half, A', h's high */
+            /* the packs' dword 4L + j is lanes 4L..4L+3 of vector j; out: A, h's low half,
+             * A', h's high half */
             cg_line(cg, ind + 1, "v = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, "
                     "5, 2, 6, 10, 14, 9, 13, 3, 7, 11, 15), v);");
             const char *v = "v";
