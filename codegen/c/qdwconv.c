@@ -600,11 +600,14 @@ static void fast_block(CGen *cg, const DwConv *k, const DwFast *f, int ind, bool
                 "_mm512_loadu_pd(n%d_dwkv + c0 + 8);", id, id);
     else
         cg_line(cg, ind, "const __m512 kf = _mm512_loadu_ps(n%d_dwkv + c0);", id);
-    /* interior: every column of every tap inside the input */
+    /* interior: every column of every tap inside the input. A row of two chunks is written
+     * out as two 8-pixel chunks, each with its border column, rather than the 1 + 8 + 7
+     * pixels of border, loop and tail: fewer unpacked single-pixel stores (a 96-channel
+     * 16x16 layer 4.76 -> 4.53 us; at 32 pixels the loop was as fast). */
     int64_t xl, xh;
     dw_interior(k, &xl, &xh);
     int64_t nloop = (xh - xl) / DW_P;
-    if (nloop < 1) {
+    if (nloop < 1 || k->OW == 2 * DW_P) {
         fast_const_chunks(cg, k, f, ind, 0, k->OW, masked);
         return;
     }

@@ -5,7 +5,8 @@ each twice: reading the graph input (NCHW: the planar kernel) and, as <case>_nhw
 1x1 MaxPool, the identity, whose output is NHWC (the row kernel). The edges:
 channel counts that leave a partial 16-lane block, 4x4 and 5x5 kernels, stride 2 with and
 without padding, dilation 2, a non-zero weight zero point, tiny multipliers (y_scale 3.0), a
-5-pixel-wide row, rows of more than 128 outputs, a 2x2 kernel at stride 3, int8 and uint8. The expected outputs are computed here with numpy from the
+5-pixel-wide row, rows of more than 128 outputs, rows of 16 outputs, a 2x2 kernel at stride 3,
+int8 and uint8. The expected outputs are computed here with numpy from the
 ONNX definition and ONNX Runtime's float requantization (float32 multiplier
 x_scale * w_scale / y_scale, round half to even), not by qcc; qcc's float mode must match
 them exactly and its fixed mode within 1 step. Run once; the outputs are committed."""
@@ -33,6 +34,9 @@ CASES = {
     'dw_c3_s1_s8_w150': (3, 4, 150, 3, 1, 1, 1, True, 0, 0.05),
     'dw_c5_s2_u8_w300': (5, 5, 300, 3, 2, 1, 1, False, 0, 0.05),
     'dw_c6_k2_s3_u8': (6, 9, 40, 2, 3, 0, 1, False, 0, 0.05),
+    # rows of exactly two register blocks (16 outputs): the row kernel's two constant chunks
+    'dw_c24_s1_s8_w16': (24, 6, 16, 3, 1, 1, 1, True, 0, 0.05),
+    'dw_c20_s2_u8_w16': (20, 7, 32, 3, 2, 1, 1, False, 0, 0.05),
 }
 
 
