@@ -233,14 +233,20 @@ bool fastk_checked_k(double k) {
     return f == 0.0f || (fabsf(f) >= 0x1p-100f && fabsf(f) <= 0x1p60f);
 }
 
-/* n<idx>_fk, the checked float form's k = m0 * 2^(shift-31) per channel as floats (0 in the
- * padding lanes, whose y is then zp). False, and nothing written, if some k fails
- * fastk_checked_k. */
-static bool emit_float_k(CGen *cg, const Node *n, FastQuant *fq, int mirror) {
+/* The multiplier of lane c: channel c's, and for the lanes past the channels that
+ * fastk_quant's mirror fills, the channel 8 lanes before. */
+static int lane_mult(const Multiplier *m, int c, int channels) {
+    return m->n == 1 ? 0 : c < channels ? c : c - 8;
+}
+
+/* n<idx>_fk, the checked float form's k = m0 * 2^(shift-31) per lane as floats (0 in the
+ * padding lanes, whose y is then zp, unless mirrored). False, and nothing written, if some k
+ * fails fastk_checked_k. */
+static bool emit_float_k(CGen *cg, const Node *n, FastQuant *fq, bool mirror) {
     const Multiplier *m = &n->q.mul[0];
     float *k = arena_calloc(cg->g->arena, (size_t)fq->lanes, sizeof(float));
     for (int c = 0; c < fq->channels + (mirror ? 8 : 0); c++) {
-        int mi = m->n == 1 ? 0 : c < fq->channels ? c : c - 8;
+        int mi = lane_mult(m, c, fq->channels);
         double kd = ldexp((double)m->m0[mi], m->shift[mi] - 31);
         if (!fastk_checked_k(kd))
             return false;
@@ -279,8 +285,7 @@ void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, bool mirror,
         sb_printf(cg->helpers, "static const float %s[%d] QCC_ALIGN = {", fq->f, lanes);
         for (int c = 0; c < lanes; c++) {
             sb_puts(cg->helpers, c % 8 == 0 ? "\n    " : " ");
-            sb_float(cg->helpers, c < used ? m->f[m->n == 1 ? 0 : c < channels ? c : c - 8]
-                                           : 0.0f);
+            sb_float(cg->helpers, c < used ? m->f[lane_mult(m, c, channels)] : 0.0f);
             sb_puts(cg->helpers, c + 1 < lanes ? "," : "");
         }
         sb_puts(cg->helpers, "\n};\n");
@@ -290,7 +295,7 @@ void fastk_quant(CGen *cg, const Node *n, int lanes, int channels, bool mirror,
     int32_t *m0 = arena_calloc(cg->g->arena, (size_t)lanes, sizeof(int32_t));
     int32_t *sh = arena_calloc(cg->g->arena, (size_t)lanes, sizeof(int32_t));
     for (int c = 0; c < used; c++) {
-        int mi = m->n == 1 ? 0 : c < channels ? c : c - 8;
+        int mi = lane_mult(m, c, channels);
         m0[c] = m->m0[mi];
         sh[c] = m->shift[mi];
     }
