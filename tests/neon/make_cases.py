@@ -2,9 +2,10 @@
 """make_cases.py: writes tests/neon/cases/<case>/ (model.onnx + test_data_set_0): single
 QLinearConv and QLinearMatMul layers whose shapes reach the NEON kernels' edges (input channels not a multiple
 of 4 or 16, output channels not a multiple of 16, strides, dilations, padding with a non-zero
-input zero point, int8 and uint8, depthwise with a channel remainder, GEMV depths not a multiple of 4 or 16). Expected outputs are
-computed here with numpy from the ONNX definition (exact integers; power-of-two scales make
-every requant mode exact), not by qcc. Run once; the outputs are committed."""
+input zero point, int8 and uint8, depthwise with a channel remainder, GEMV depths not a multiple of 4 or 16), and the x86 kernels'
+(the NCHW pointwise kernel, staged and paired row tiles; some behind a 1x1 MaxPool). Expected
+outputs are computed here with numpy from the ONNX definition (exact integers; power-of-two
+scales make every requant mode exact), not by qcc. Run once; the outputs are committed."""
 import os
 import numpy as np
 import onnx
