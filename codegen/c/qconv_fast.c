@@ -208,14 +208,21 @@ static void vnni_put_group(CGen *cg, int ind, const ConvGeo *q, const FastQuant 
     }
 }
 
-/* What vnni_put_group needs, once before its calls: the requant constants names[b] of the
- * B blocks (bias + c3 at `bias`; the sums started at it), the put4 declarations, `full`. */
-static void vnni_put_begin(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq, int B,
-                           const char *bias, const char *names[4]) {
+/* The requant constants rq<b> of the B blocks from ob (bias + c3 at `bias`; the sums started
+ * at it), their names in names[b]. */
+static void vnni_prep_blocks(CGen *cg, int ind, const FastQuant *fq, int B, const char *bias,
+                             const char *names[4]) {
     for (int b = 0; b < B; b++) {
         names[b] = cg_fmt(cg, "rq%d", b);
         fastk_vnni_prep(cg, ind, fq, names[b], bias, cg_fmt(cg, "(ob + %d) * 16", b), true);
     }
+}
+
+/* What vnni_put_group needs, once before its calls: the blocks' requant constants, the put4
+ * declarations, `full`. */
+static void vnni_put_begin(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq, int B,
+                           const char *bias, const char *names[4]) {
+    vnni_prep_blocks(cg, ind, fq, B, bias, names);
     fastk_vnni_put4_begin(cg, ind, fq);
     if (q->co % 16)
         cg_line(cg, ind, "const int full = ob + %d != %d;", B - 1, q->blocks - 1);
@@ -733,11 +740,8 @@ static void pair_stores(CGen *cg, int ind, const ConvGeo *q, const FastQuant *fq
     const char *names[4], *rq[4], *accs[4], *dst[4];
     bool u8 = strcmp(fq->yt, "uint8_t") == 0;
     cg_line(cg, ind, "{");
-    for (int b = 0; b < B; b++) {
-        names[b] = cg_fmt(cg, "rq%d", b);
-        fastk_vnni_prep(cg, ind + 1, fq, names[b], bias, cg_fmt(cg, "(ob + %d) * 16", b), true);
-    }
-    if (B == 2 || P / 2 >= 4)
+    vnni_prep_blocks(cg, ind + 1, fq, B, bias, names);
+    if (B == 2 || P / 2 >= 4) /* the packed stores' declarations, where there are some */
         fastk_vnni_put4_begin(cg, ind + 1, fq);
     if (B == 2) { /* per pair: 48 bytes, pixel 2i's 16 + 8 channels, then pixel 2i + 1's */
         for (int i = 0; i < P / 2; i++) {
